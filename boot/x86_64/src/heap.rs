@@ -1,0 +1,31 @@
+//! The kernel heap: a linked-list allocator over contiguous frames.
+
+use exokernel::frames::FRAME_SIZE;
+use linked_list_allocator::LockedHeap;
+use log::info;
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+/// Heap size: 4 MiB, enough for boot-time tables and the self-tests; the
+/// exokernel's own data grows in frames it allocates directly.
+pub const HEAP_BYTES: u64 = 4 << 20;
+
+/// Carves the heap out of the frame allocator.
+pub fn init() {
+    let frames = HEAP_BYTES / FRAME_SIZE;
+    let start = match crate::memory::with(|a| a.allocate_contiguous(frames, FRAME_SIZE, u64::MAX)) {
+        Ok(Some(start)) => start,
+        _ => crate::fail_boot(format_args!("no {HEAP_BYTES} contiguous bytes for the heap")),
+    };
+    // SAFETY: the frames were just taken from the allocator, so the range
+    // is identity-mapped RAM nothing else uses, and this runs once.
+    unsafe { HEAP.lock().init(start as *mut u8, HEAP_BYTES as usize) };
+    info!("heap: {} KiB at {:#x}", HEAP_BYTES >> 10, start);
+}
+
+/// Bytes in use and free.
+pub fn usage() -> (usize, usize) {
+    let heap = HEAP.lock();
+    (heap.used(), heap.free())
+}

@@ -1,0 +1,45 @@
+//! exo's hardware abstraction layer: the only crate that touches registers.
+//!
+//! Everything arch- or board-specific (port I/O, MSRs, descriptor tables,
+//! interrupt controllers, timers, boot protocols) lives here behind small
+//! traits and plain data types, so `exokernel` above it stays arch-neutral
+//! and `#![forbid(unsafe_code)]`. The arch-neutral parts (boot-information
+//! parsing, the traits) build and test on the host; `arch::x86_64` builds only
+//! for the bare-metal target.
+#![no_std]
+#![warn(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod acpi;
+pub mod bootinfo;
+pub mod console;
+pub mod multiboot;
+
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+pub mod arch;
+
+pub use bootinfo::{AcpiRoot, BootInfo, BootModule, BootWarning, MemoryKind, MemoryRegion};
+pub use console::Console;
+
+/// How a test or a crashed kernel leaves the machine; the QEMU harness maps
+/// each to a distinct process exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ExitCode {
+    /// Every self-test passed.
+    Success = 0x10,
+    /// At least one self-test failed.
+    Failure = 0x11,
+    /// The kernel panicked or took an unrecoverable exception.
+    Panic = 0x12,
+}
+
+impl ExitCode {
+    /// The status QEMU's `isa-debug-exit` device makes the QEMU process exit
+    /// with when the kernel writes this code: `(code << 1) | 1`.
+    pub const fn qemu_status(self) -> i32 {
+        ((self as u32) << 1 | 1) as i32
+    }
+}

@@ -1,0 +1,313 @@
+//! `cargo xtask`: exo's build driver.
+//!
+//! One entry point for everything that is more than a plain `cargo`
+//! invocation: installing the toolchain pieces and Debian packages, building
+//! the bare-metal kernel, wrapping it in a GRUB ISO, booting it in QEMU, and
+//! running the whole test suite (host tests, lints, QEMU boot scenarios).
+
+mod setup;
+
+use anyhow::{Context, Result, bail};
+use exo_qemu::scenarios::{self, BOOT_MARKER, Scenario};
+use exo_qemu::{Firmware, Qemu, X86Machine, check, kvm_usable};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup                 install Debian packages and rustup targets (idempotent)
+  build                 build the x86_64 kernel (release)
+  iso                   build target/exo-x86_64.iso
+  run [--uefi] [--arch x86_64|aarch64] [-- kernel command line]
+                        boot in QEMU with serial on this terminal (Ctrl-A X quits)
+  test                  fmt, clippy, host tests, QEMU boot scenarios
+  bench                 host benchmarks and QEMU boot timing
+";
+
+const KERNEL_TARGET: &str = "x86_64-unknown-none";
+const KERNEL_PACKAGE: &str = "exo-kernel-x86_64";
+
+fn main() {
+    if let Err(e) = run_command() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run_command() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        print!("{USAGE}");
+        bail!("no command given");
+    };
+    let rest = &args[1..];
+    match command.as_str() {
+        "setup" => setup::run(),
+        "build" => build_kernel().map(|_| ()),
+        "iso" => {
+            let iso = build_iso(None)?;
+            println!("{}", iso.display());
+            Ok(())
+        }
+        "run" => run(rest),
+        "test" => test(),
+        "bench" => bench(),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            print!("{USAGE}");
+            bail!("unknown command '{other}'")
+        }
+    }
+}
+
+/// The workspace root (two levels above this crate).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("xtask lives at scripts/xtask")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Runs `cmd`, echoing it, failing on a non-zero status.
+fn sh(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {}", display(cmd));
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("running {}", display(cmd)))?;
+    if !status.success() {
+        bail!("{} failed with {status}", display(cmd));
+    }
+    Ok(())
+}
+
+fn display(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Builds the kernel ELF and checks its multiboot2 header.
+fn build_kernel() -> Result<PathBuf> {
+    sh(cargo().args(["build", "--release", "-p", KERNEL_PACKAGE, "--target", KERNEL_TARGET]))?;
+    let elf = target_dir().join(KERNEL_TARGET).join("release").join("exo-kernel");
+    let ok = Command::new("grub-file")
+        .args(["--is-x86-multiboot2"])
+        .arg(&elf)
+        .status()
+        .context("running grub-file (cargo xtask setup installs it)")?;
+    if !ok.success() {
+        bail!("{} has no valid multiboot2 header", elf.display());
+    }
+    Ok(elf)
+}
+
+/// The GRUB configuration for an ISO whose only entry boots with `cmdline`.
+fn single_entry_grub_cfg(cmdline: &str) -> String {
+    format!(
+        "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
+         terminal_input serial console\nterminal_output serial console\n\
+         menuentry \"exo\" {{\n    multiboot2 /boot/exo-kernel {cmdline}\n    boot\n}}\n"
+    )
+}
+
+/// Builds an ISO: the stock one (`iso/grub.cfg`) for `None`, or one whose
+/// single entry passes `cmdline`.
+fn build_iso(cmdline: Option<&str>) -> Result<PathBuf> {
+    let elf = build_kernel()?;
+    iso_from(&elf, cmdline)
+}
+
+fn iso_from(elf: &Path, cmdline: Option<&str>) -> Result<PathBuf> {
+    let (name, cfg) = match cmdline {
+        None => (
+            "exo-x86_64".to_string(),
+            std::fs::read_to_string(root().join("iso/grub.cfg")).context("reading iso/grub.cfg")?,
+        ),
+        Some(line) => {
+            let slug: String = line
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .take(40)
+                .collect();
+            (format!("exo-x86_64-{slug}"), single_entry_grub_cfg(line))
+        }
+    };
+    let stage = target_dir().join("iso").join(&name);
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir_all(stage.join("boot/grub"))?;
+    std::fs::copy(elf, stage.join("boot/exo-kernel"))?;
+    std::fs::write(stage.join("boot/grub/grub.cfg"), cfg)?;
+    let iso = target_dir().join(format!("{name}.iso"));
+    let out = Command::new("grub-mkrescue")
+        .arg("-o")
+        .arg(&iso)
+        .arg(&stage)
+        .output()
+        .context("running grub-mkrescue (cargo xtask setup installs it)")?;
+    if !out.status.success() {
+        bail!(
+            "grub-mkrescue failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(iso)
+}
+
+fn run(args: &[String]) -> Result<()> {
+    setup::run()?;
+    let mut firmware = Firmware::Bios;
+    let mut cmdline = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--uefi" => firmware = Firmware::Uefi,
+            "--arch" => {
+                i += 1;
+                match args.get(i).map(String::as_str) {
+                    Some("x86_64") => {}
+                    Some("aarch64") => bail!(
+                        "the aarch64 UEFI image is not built yet (issue 8); only x86_64 boots today"
+                    ),
+                    other => bail!("unknown --arch {other:?}; expected x86_64 or aarch64"),
+                }
+            }
+            "--" => {
+                cmdline = Some(args[i + 1..].join(" "));
+                break;
+            }
+            other => bail!("unknown option '{other}'\n{USAGE}"),
+        }
+        i += 1;
+    }
+    let iso = build_iso(cmdline.as_deref())?;
+    let kvm = kvm_usable();
+    eprintln!(
+        "booting {} under {} ({}); quit with Ctrl-A X",
+        iso.display(),
+        if kvm { "KVM" } else { "TCG" },
+        if firmware == Firmware::Uefi { "OVMF" } else { "SeaBIOS" }
+    );
+    let machine = X86Machine {
+        iso,
+        memory_mib: 256,
+        firmware,
+        machine_options: None,
+        interactive: true,
+    };
+    sh(&mut machine.command(kvm))
+}
+
+/// Runs one QEMU boot scenario; returns the time to the boot marker.
+fn run_scenario(elf: &Path, scenario: &Scenario, kvm: bool) -> Result<Option<Duration>> {
+    let iso = iso_from(elf, Some(&scenario.cmdline))?;
+    let machine = X86Machine {
+        iso,
+        memory_mib: 256,
+        firmware: scenario.firmware,
+        machine_options: scenario.machine_options.map(str::to_string),
+        interactive: false,
+    };
+    let outcome = Qemu::spawn(machine.command(kvm))?.wait(scenario.timeout, BOOT_MARKER, false);
+    check(&outcome, &scenario.expect).with_context(|| format!("scenario '{}'", scenario.name))?;
+    Ok(outcome.marker_after)
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn test() -> Result<()> {
+    let started = Instant::now();
+    setup::run()?;
+    sh(cargo().args(["fmt", "--all", "--check"]))?;
+    sh(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    sh(cargo().args([
+        "clippy", "-p", KERNEL_PACKAGE, "--target", KERNEL_TARGET, "--", "-D", "warnings",
+    ]))?;
+    sh(cargo().args(["test", "--workspace"]))?;
+
+    let elf = build_kernel()?;
+    let iso = iso_from(&elf, None)?;
+    let kvm = kvm_usable();
+    println!(
+        "QEMU boot scenarios under {}:",
+        if kvm { "KVM" } else { "TCG (KVM unusable here)" }
+    );
+    let mut failures = Vec::new();
+    for scenario in scenarios::all() {
+        let t = Instant::now();
+        match run_scenario(&elf, &scenario, kvm) {
+            Ok(marker) => println!(
+                "  ok    {:<28} {:>5.1} s{}",
+                scenario.name,
+                t.elapsed().as_secs_f64(),
+                marker.map_or(String::new(), |m| format!(
+                    "  (boot marker after {:.2} s)",
+                    m.as_secs_f64()
+                ))
+            ),
+            Err(e) => {
+                println!("  FAIL  {:<28} {:>5.1} s", scenario.name, t.elapsed().as_secs_f64());
+                eprintln!("{e:#}");
+                failures.push(scenario.name);
+            }
+        }
+    }
+    println!(
+        "kernel ELF {} KiB, ISO {} KiB; xtask test took {:.0} s",
+        file_size(&elf) / 1024,
+        file_size(&iso) / 1024,
+        started.elapsed().as_secs_f64()
+    );
+    if !failures.is_empty() {
+        bail!("{} QEMU scenario(s) failed: {}", failures.len(), failures.join(", "));
+    }
+    Ok(())
+}
+
+fn bench() -> Result<()> {
+    setup::run()?;
+    sh(cargo().args(["bench", "--workspace"]))?;
+    let elf = build_kernel()?;
+    let scenario = scenarios::all()
+        .into_iter()
+        .next()
+        .context("no boot scenario")?;
+    let kvm = kvm_usable();
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        if let Some(t) = run_scenario(&elf, &scenario, kvm)? {
+            times.push(t.as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    if let Some(median) = times.get(times.len() / 2) {
+        println!(
+            "QEMU start -> boot marker ({}, SeaBIOS, {} runs): median {:.2} s, min {:.2} s, max {:.2} s",
+            if kvm { "KVM" } else { "TCG" },
+            times.len(),
+            median,
+            times[0],
+            times[times.len() - 1]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The x86_64 boot scenarios `cargo xtask test` runs, each a kernel command
+//! line, a machine, and what the serial log and exit status must show.
+
+use crate::{Expect, Firmware, debug_exit_status, exit_code};
+use std::time::Duration;
+
+/// The line every boot prints once the kernel is up.
+pub const BOOT_MARKER: &str = "booted in";
+
+/// One boot test.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Short name, printed in results.
+    pub name: &'static str,
+    /// Kernel command line GRUB passes.
+    pub cmdline: String,
+    /// Firmware.
+    pub firmware: Firmware,
+    /// Extra `-machine` options.
+    pub machine_options: Option<&'static str>,
+    /// Requirements.
+    pub expect: Expect,
+    /// Hard limit on the run.
+    pub timeout: Duration,
+}
+
+fn lines(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Lines no successful boot may print.
+fn crash_lines() -> Vec<String> {
+    lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "FAILED"])
+}
+
+fn self_test_pass(extra: &[&str]) -> Expect {
+    let mut required = lines(&[BOOT_MARKER, "self-tests:", " 0 failed"]);
+    required.extend(lines(extra));
+    Expect {
+        status: debug_exit_status(exit_code::SUCCESS),
+        lines: required,
+        absent: crash_lines(),
+    }
+}
+
+/// Every scenario, in the order they run.
+pub fn all() -> Vec<Scenario> {
+    let timeout = Duration::from_secs(90);
+    vec![
+        Scenario {
+            name: "self-tests (BIOS)",
+            cmdline: "test".into(),
+            firmware: Firmware::Bios,
+            machine_options: None,
+            expect: self_test_pass(&["MADT:", "local APIC timer"]),
+            timeout,
+        },
+        Scenario {
+            name: "self-tests (UEFI)",
+            cmdline: "test".into(),
+            firmware: Firmware::Uefi,
+            machine_options: None,
+            expect: self_test_pass(&["MADT:"]),
+            timeout,
+        },
+        Scenario {
+            name: "bogus command-line options",
+            cmdline: "test frobnicate=1 log=loud timer_hz=0".into(),
+            firmware: Firmware::Bios,
+            machine_options: None,
+            expect: self_test_pass(&[
+                "unknown kernel option 'frobnicate=1'; ignored",
+                "bad value 'loud' for kernel option 'log'; ignored",
+                "bad value '0' for kernel option 'timer_hz'; ignored",
+            ]),
+            timeout,
+        },
+        Scenario {
+            name: "no ACPI",
+            cmdline: "test".into(),
+            firmware: Firmware::Bios,
+            machine_options: Some("acpi=off"),
+            expect: self_test_pass(&["no ACPI RSDP"]),
+            timeout,
+        },
+        Scenario {
+            name: "page fault dump",
+            cmdline: "crash=pagefault".into(),
+            firmware: Firmware::Bios,
+            machine_options: None,
+            expect: Expect {
+                status: debug_exit_status(exit_code::PANIC),
+                lines: lines(&[
+                    BOOT_MARKER,
+                    "!!! EXCEPTION 14 (page fault)",
+                    "kernel write, page not present, address CR2=0x0000dead00000000",
+                    "RIP=",
+                    "RAX=",
+                    "R15=",
+                    "backtrace:",
+                    "#1 ",
+                    "kernel halted",
+                ]),
+                absent: vec![],
+            },
+            timeout,
+        },
+        Scenario {
+            name: "kernel panic dump",
+            cmdline: "crash=panic".into(),
+            firmware: Firmware::Bios,
+            machine_options: None,
+            expect: Expect {
+                status: debug_exit_status(exit_code::PANIC),
+                lines: lines(&[
+                    BOOT_MARKER,
+                    "!!! KERNEL PANIC at boot/x86_64/src/crash.rs",
+                    "deliberate panic requested with crash=panic",
+                    "backtrace:",
+                    "#1 ",
+                    "kernel halted: panic",
+                ]),
+                absent: vec![],
+            },
+            timeout,
+        },
+        Scenario {
+            name: "invalid opcode dump",
+            cmdline: "crash=ud".into(),
+            firmware: Firmware::Bios,
+            machine_options: None,
+            expect: Expect {
+                status: debug_exit_status(exit_code::PANIC),
+                lines: lines(&["!!! EXCEPTION 6 (invalid opcode)", "RIP=", "backtrace:"]),
+                absent: vec![],
+            },
+            timeout,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_names_are_unique_and_every_one_can_fail() {
+        let all = all();
+        for (i, s) in all.iter().enumerate() {
+            assert!(all[..i].iter().all(|t| t.name != s.name), "duplicate {}", s.name);
+            assert!(!s.expect.lines.is_empty(), "{} requires no line", s.name);
+            assert_ne!(s.expect.status, 0, "{} accepts status 0", s.name);
+        }
+    }
+}
