@@ -208,6 +208,9 @@ mod tests {
     #[test]
     fn non_ascii_is_handled() {
         let (_, w) = parse_collect("ключ=значение test");
-        assert_eq!(w, ["unknown kernel option 'ключ=значение'; ignored".to_string()]);
+        assert_eq!(
+            w,
+            ["unknown kernel option 'ключ=значение'; ignored".to_string()]
+        );
     }
 }

@@ -98,16 +98,31 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
 ///
 /// # Errors
 /// [`FrameError::NoUsableMemory`] or [`FrameError::NoRoomForBitmap`].
-pub fn plan(memory: &[MemoryRegion], reserved: &[(u64, u64)], limit: u64) -> Result<Plan, FrameError> {
-    let base = usable(memory, limit).map(|r| r.0).min().ok_or(FrameError::NoUsableMemory)?;
-    let end = usable(memory, limit).map(|r| r.1).max().ok_or(FrameError::NoUsableMemory)?;
+pub fn plan(
+    memory: &[MemoryRegion],
+    reserved: &[(u64, u64)],
+    limit: u64,
+) -> Result<Plan, FrameError> {
+    let base = usable(memory, limit)
+        .map(|r| r.0)
+        .min()
+        .ok_or(FrameError::NoUsableMemory)?;
+    let end = usable(memory, limit)
+        .map(|r| r.1)
+        .max()
+        .ok_or(FrameError::NoUsableMemory)?;
     let frames = (end - base) / FRAME_SIZE;
     let bitmap_bytes = align_up(frames.div_ceil(64) * 8);
     for (start, stop) in usable(memory, limit) {
         let mut candidate = start;
         while candidate.saturating_add(bitmap_bytes) <= stop {
             let range = (candidate, candidate + bitmap_bytes);
-            match reserved.iter().filter(|r| overlaps(range, **r)).map(|r| r.1).max() {
+            match reserved
+                .iter()
+                .filter(|r| overlaps(range, **r))
+                .map(|r| r.1)
+                .max()
+            {
                 None => {
                     return Ok(Plan {
                         base,

@@ -45,7 +45,13 @@ impl Write for Line {
 }
 
 /// Formats one log line the way the kernel prints it.
-pub fn format_line(micros: u64, level: log::Level, target: &str, args: fmt::Arguments<'_>, out: &mut dyn FnMut(&[u8])) {
+pub fn format_line(
+    micros: u64,
+    level: log::Level,
+    target: &str,
+    args: fmt::Arguments<'_>,
+    out: &mut dyn FnMut(&[u8]),
+) {
     let mut line = Line {
         buf: [0; MAX_LINE],
         len: 0,
@@ -79,10 +85,16 @@ impl log::Log for Logger {
             return;
         }
         let target = record.target().split("::").next().unwrap_or("");
-        format_line((self.clock)(), record.level(), target, *record.args(), &mut |bytes| {
-            self.console.write_bytes(bytes);
-            BOOT_LOG.lock().write(bytes);
-        });
+        format_line(
+            (self.clock)(),
+            record.level(),
+            target,
+            *record.args(),
+            &mut |bytes| {
+                self.console.write_bytes(bytes);
+                BOOT_LOG.lock().write(bytes);
+            },
+        );
     }
 
     fn flush(&self) {}
@@ -114,13 +126,18 @@ mod tests {
 
     fn line(args: fmt::Arguments<'_>) -> String {
         let mut out = Vec::new();
-        format_line(1_234_567, log::Level::Warn, "exo", args, &mut |b| out.extend_from_slice(b));
+        format_line(1_234_567, log::Level::Warn, "exo", args, &mut |b| {
+            out.extend_from_slice(b)
+        });
         String::from_utf8(out).expect("utf8")
     }
 
     #[test]
     fn lines_have_timestamp_level_and_target() {
-        assert_eq!(line(format_args!("hello {}", 42)), "[    1.234567] WARN  exo: hello 42\n");
+        assert_eq!(
+            line(format_args!("hello {}", 42)),
+            "[    1.234567] WARN  exo: hello 42\n"
+        );
     }
 
     #[test]

@@ -45,9 +45,14 @@ impl fmt::Display for AcpiTableError {
                 "{} table of {len} bytes is too short",
                 signature.escape_ascii()
             ),
-            Self::BadMadtEntry { offset } => write!(f, "MADT entry at offset {offset} is malformed"),
+            Self::BadMadtEntry { offset } => {
+                write!(f, "MADT entry at offset {offset} is malformed")
+            }
             Self::HpetNotInMemory { address_space } => {
-                write!(f, "HPET registers in address space {address_space}, not memory")
+                write!(
+                    f,
+                    "HPET registers in address space {address_space}, not memory"
+                )
             }
         }
     }
@@ -272,9 +277,15 @@ mod tests {
     #[test]
     fn entry_past_the_end_and_short_entries_are_errors() {
         let t = table(b"APIC", &madt_body(&[&[0u8, 40, 0, 0]]));
-        assert!(matches!(parse_madt(&t), Err(AcpiTableError::BadMadtEntry { .. })));
+        assert!(matches!(
+            parse_madt(&t),
+            Err(AcpiTableError::BadMadtEntry { .. })
+        ));
         let t = table(b"APIC", &madt_body(&[&[1u8, 4, 0, 0]]));
-        assert!(matches!(parse_madt(&t), Err(AcpiTableError::BadMadtEntry { .. })));
+        assert!(matches!(
+            parse_madt(&t),
+            Err(AcpiTableError::BadMadtEntry { .. })
+        ));
     }
 
     #[test]
@@ -283,7 +294,10 @@ mod tests {
             parse_madt(&table(b"APIC", &[1, 2, 3])),
             Err(AcpiTableError::TooShort { .. })
         ));
-        assert!(matches!(parse_madt(&[]), Err(AcpiTableError::TooShort { .. })));
+        assert!(matches!(
+            parse_madt(&[]),
+            Err(AcpiTableError::TooShort { .. })
+        ));
         assert!(matches!(
             parse_hpet(&table(b"HPET", &[0; 10])),
             Err(AcpiTableError::TooShort { .. })

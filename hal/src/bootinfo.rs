@@ -128,13 +128,19 @@ impl fmt::Display for BootWarning {
                 "memory map has {entries} entries; only the first {MAX_MEMORY_REGIONS} are used"
             ),
             Self::BogusMemoryRegion { start } => {
-                write!(f, "memory map entry at {start:#x} is empty or wraps; dropped")
+                write!(
+                    f,
+                    "memory map entry at {start:#x} is empty or wraps; dropped"
+                )
             }
             Self::NoAcpi => write!(f, "no ACPI RSDP: interrupt controllers from defaults only"),
             Self::AcpiChecksum => write!(f, "ACPI RSDP checksum is wrong; using it anyway"),
             Self::TooManyModules => write!(f, "more than {MAX_MODULES} boot modules; rest ignored"),
             Self::BogusModule { start } => {
-                write!(f, "boot module at {start:#x} ends before it starts; ignored")
+                write!(
+                    f,
+                    "boot module at {start:#x} ends before it starts; ignored"
+                )
             }
         }
     }

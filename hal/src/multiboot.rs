@@ -95,11 +95,7 @@ fn check_size(size: u32, available: usize) -> Result<usize, MultibootError> {
 ///
 /// # Errors
 /// A [`MultibootError`] when the block cannot describe a bootable machine.
-pub fn parse(
-    magic: u32,
-    bytes: &[u8],
-    physical_address: u64,
-) -> Result<BootInfo, MultibootError> {
+pub fn parse(magic: u32, bytes: &[u8], physical_address: u64) -> Result<BootInfo, MultibootError> {
     if magic != BOOTLOADER_MAGIC {
         return Err(MultibootError::BadMagic(magic));
     }
@@ -124,11 +120,11 @@ pub fn parse(
 /// crate asserts on these (a panic, not an error), so they are checked first.
 fn minimum_tag_size(typ: u32) -> usize {
     match typ {
-        1 | 2 => 8 + 1,  // command line, boot loader name: at least the NUL
-        3 => 8 + 8 + 1,  // module: start, end, name
-        6 => 8 + 8,      // memory map: entry size and version
-        14 => 8 + 20,    // RSDP v1 copy
-        15 => 8 + 36,    // RSDP v2 copy
+        1 | 2 => 8 + 1, // command line, boot loader name: at least the NUL
+        3 => 8 + 8 + 1, // module: start, end, name
+        6 => 8 + 8,     // memory map: entry size and version
+        14 => 8 + 20,   // RSDP v1 copy
+        15 => 8 + 36,   // RSDP v2 copy
         _ => 8,
     }
 }
@@ -152,11 +148,17 @@ fn check_tags(block: &[u8]) -> Result<(), MultibootError> {
             return Err(MultibootError::MalformedTags);
         }
         if typ == 0 {
-            return if size == 8 { Ok(()) } else { Err(MultibootError::MalformedTags) };
+            return if size == 8 {
+                Ok(())
+            } else {
+                Err(MultibootError::MalformedTags)
+            };
         }
         if typ == 6 {
             let entry_size = read_u32(block, at + 8).ok_or(MultibootError::MalformedTags)?;
-            if entry_size as usize != MEMORY_AREA_SIZE || (size - 16) % MEMORY_AREA_SIZE != 0 {
+            if entry_size as usize != MEMORY_AREA_SIZE
+                || !(size - 16).is_multiple_of(MEMORY_AREA_SIZE)
+            {
                 return Err(MultibootError::MalformedTags);
             }
         }

@@ -54,7 +54,10 @@ pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 pub fn kvm_usable() -> bool {
     Path::new("/dev/kvm").exists()
         && std::fs::read_to_string("/proc/cpuinfo")
-            .map(|c| c.lines().any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm"))))
+            .map(|c| {
+                c.lines()
+                    .any(|l| l.starts_with("flags") && (l.contains(" vmx") || l.contains(" svm")))
+            })
             .unwrap_or(false)
 }
 
@@ -67,8 +70,8 @@ pub struct X86Machine {
     pub memory_mib: u32,
     /// Firmware.
     pub firmware: Firmware,
-    /// Extra `-machine` options, e.g. `acpi=off`.
-    pub machine_options: Option<String>,
+    /// The `-machine` argument, e.g. `q35` or `pc,acpi=off`.
+    pub machine: String,
     /// Serial and QEMU's monitor multiplexed on the terminal (Ctrl-A X
     /// quits), instead of serial alone on a pipe.
     pub interactive: bool,
@@ -79,12 +82,7 @@ impl X86Machine {
     /// `-no-reboot` turns a triple fault into an exit instead of a loop.
     pub fn command(&self, kvm: bool) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
-        let mut machine = String::from("q35");
-        if let Some(extra) = &self.machine_options {
-            machine.push(',');
-            machine.push_str(extra);
-        }
-        cmd.args(["-machine", &machine])
+        cmd.args(["-machine", &self.machine])
             .args(["-cpu", "max"])
             .args(["-m", &self.memory_mib.to_string()])
             .args(["-display", "none"])
@@ -193,7 +191,11 @@ impl Qemu {
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             let mut buf = Vec::new();
-            while reader.read_until(b'\n', &mut buf).map(|n| n > 0).unwrap_or(false) {
+            while reader
+                .read_until(b'\n', &mut buf)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
                 if tx.send(clean_line(&String::from_utf8_lossy(&buf))).is_err() {
                     break;
                 }
@@ -310,7 +312,10 @@ mod tests {
 
     #[test]
     fn clean_line_strips_escapes_and_cr() {
-        assert_eq!(clean_line("\u{1b}[2J\u{1b}[01;01Hexo booted\r\n"), "exo booted");
+        assert_eq!(
+            clean_line("\u{1b}[2J\u{1b}[01;01Hexo booted\r\n"),
+            "exo booted"
+        );
     }
 
     #[test]
@@ -327,16 +332,30 @@ mod tests {
             lines: vec!["booted".into(), "0 failed".into()],
             absent: vec!["PANIC".into()],
         };
-        let good = outcome(&["exo booted in 3 ms", "self-tests: 9 passed, 0 failed"], Some(33));
+        let good = outcome(
+            &["exo booted in 3 ms", "self-tests: 9 passed, 0 failed"],
+            Some(33),
+        );
         assert!(check(&good, &expect).is_ok());
         let bad = outcome(&["exo booted", "!!! KERNEL PANIC at x"], Some(37));
         let err = check(&bad, &expect).unwrap_err().to_string();
         assert!(err.contains("exit status 37, expected 33"), "{err}");
-        assert!(err.contains("missing serial line containing \"0 failed\""), "{err}");
-        assert!(err.contains("unexpected serial line containing \"PANIC\""), "{err}");
+        assert!(
+            err.contains("missing serial line containing \"0 failed\""),
+            "{err}"
+        );
+        assert!(
+            err.contains("unexpected serial line containing \"PANIC\""),
+            "{err}"
+        );
         assert!(err.contains("!!! KERNEL PANIC at x"), "{err}");
         let hung = outcome(&[], None);
-        assert!(check(&hung, &expect).unwrap_err().to_string().contains("killed"));
+        assert!(
+            check(&hung, &expect)
+                .unwrap_err()
+                .to_string()
+                .contains("killed")
+        );
     }
 
     #[test]
@@ -345,7 +364,7 @@ mod tests {
             iso: "x.iso".into(),
             memory_mib: 256,
             firmware: Firmware::Uefi,
-            machine_options: Some("acpi=off".into()),
+            machine: "pc,acpi=off".into(),
             interactive: false,
         };
         let args: Vec<String> = m
@@ -356,7 +375,7 @@ mod tests {
         let joined = args.join(" ");
         assert!(joined.contains("-no-reboot"));
         assert!(joined.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"));
-        assert!(joined.contains("q35,acpi=off"));
+        assert!(joined.contains("-machine pc,acpi=off"));
         assert!(joined.contains(OVMF));
         assert!(joined.contains("-accel tcg"));
     }

@@ -7,6 +7,10 @@ use std::time::Duration;
 /// The line every boot prints once the kernel is up.
 pub const BOOT_MARKER: &str = "booted in";
 
+/// The machine every scenario uses unless it needs another: a modern
+/// chipset (PCIe, ACPI with MADT/HPET/MCFG).
+pub const DEFAULT_MACHINE: &str = "q35";
+
 /// One boot test.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -16,8 +20,8 @@ pub struct Scenario {
     pub cmdline: String,
     /// Firmware.
     pub firmware: Firmware,
-    /// Extra `-machine` options.
-    pub machine_options: Option<&'static str>,
+    /// The `-machine` argument.
+    pub machine: &'static str,
     /// Requirements.
     pub expect: Expect,
     /// Hard limit on the run.
@@ -51,7 +55,7 @@ pub fn all() -> Vec<Scenario> {
             name: "self-tests (BIOS)",
             cmdline: "test".into(),
             firmware: Firmware::Bios,
-            machine_options: None,
+            machine: DEFAULT_MACHINE,
             expect: self_test_pass(&["MADT:", "local APIC timer"]),
             timeout,
         },
@@ -59,7 +63,7 @@ pub fn all() -> Vec<Scenario> {
             name: "self-tests (UEFI)",
             cmdline: "test".into(),
             firmware: Firmware::Uefi,
-            machine_options: None,
+            machine: DEFAULT_MACHINE,
             expect: self_test_pass(&["MADT:"]),
             timeout,
         },
@@ -67,7 +71,7 @@ pub fn all() -> Vec<Scenario> {
             name: "bogus command-line options",
             cmdline: "test frobnicate=1 log=loud timer_hz=0".into(),
             firmware: Firmware::Bios,
-            machine_options: None,
+            machine: DEFAULT_MACHINE,
             expect: self_test_pass(&[
                 "unknown kernel option 'frobnicate=1'; ignored",
                 "bad value 'loud' for kernel option 'log'; ignored",
@@ -79,7 +83,7 @@ pub fn all() -> Vec<Scenario> {
             name: "no ACPI",
             cmdline: "test".into(),
             firmware: Firmware::Bios,
-            machine_options: Some("acpi=off"),
+            machine: "pc,acpi=off",
             expect: self_test_pass(&["no ACPI RSDP"]),
             timeout,
         },
@@ -87,13 +91,13 @@ pub fn all() -> Vec<Scenario> {
             name: "page fault dump",
             cmdline: "crash=pagefault".into(),
             firmware: Firmware::Bios,
-            machine_options: None,
+            machine: DEFAULT_MACHINE,
             expect: Expect {
                 status: debug_exit_status(exit_code::PANIC),
                 lines: lines(&[
                     BOOT_MARKER,
                     "!!! EXCEPTION 14 (page fault)",
-                    "kernel write, page not present, address CR2=0x0000dead00000000",
+                    "kernel write, page not present, address CR2=0x00004000dead0000",
                     "RIP=",
                     "RAX=",
                     "R15=",
@@ -109,7 +113,7 @@ pub fn all() -> Vec<Scenario> {
             name: "kernel panic dump",
             cmdline: "crash=panic".into(),
             firmware: Firmware::Bios,
-            machine_options: None,
+            machine: DEFAULT_MACHINE,
             expect: Expect {
                 status: debug_exit_status(exit_code::PANIC),
                 lines: lines(&[
@@ -128,7 +132,7 @@ pub fn all() -> Vec<Scenario> {
             name: "invalid opcode dump",
             cmdline: "crash=ud".into(),
             firmware: Firmware::Bios,
-            machine_options: None,
+            machine: DEFAULT_MACHINE,
             expect: Expect {
                 status: debug_exit_status(exit_code::PANIC),
                 lines: lines(&["!!! EXCEPTION 6 (invalid opcode)", "RIP=", "backtrace:"]),
@@ -147,7 +151,11 @@ mod tests {
     fn scenario_names_are_unique_and_every_one_can_fail() {
         let all = all();
         for (i, s) in all.iter().enumerate() {
-            assert!(all[..i].iter().all(|t| t.name != s.name), "duplicate {}", s.name);
+            assert!(
+                all[..i].iter().all(|t| t.name != s.name),
+                "duplicate {}",
+                s.name
+            );
             assert!(!s.expect.lines.is_empty(), "{} requires no line", s.name);
             assert_ne!(s.expect.status, 0, "{} accepts status 0", s.name);
         }

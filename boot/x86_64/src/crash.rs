@@ -6,7 +6,7 @@ use log::warn;
 
 /// An address in the canonical lower half that the identity map (the low
 /// 4 GiB) does not cover.
-const UNMAPPED: u64 = 0xdead_0000_0000;
+const UNMAPPED: u64 = 0x4000_dead_0000;
 
 /// Crashes the kernel the way `kind` says.
 pub fn crash(kind: Crash) -> ! {

@@ -16,7 +16,9 @@ pub fn init() {
     let frames = HEAP_BYTES / FRAME_SIZE;
     let start = match crate::memory::with(|a| a.allocate_contiguous(frames, FRAME_SIZE, u64::MAX)) {
         Ok(Some(start)) => start,
-        _ => crate::fail_boot(format_args!("no {HEAP_BYTES} contiguous bytes for the heap")),
+        _ => crate::fail_boot(format_args!(
+            "no {HEAP_BYTES} contiguous bytes for the heap"
+        )),
     };
     // SAFETY: the frames were just taken from the allocator, so the range
     // is identity-mapped RAM nothing else uses, and this runs once.

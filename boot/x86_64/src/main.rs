@@ -124,11 +124,17 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
             None => warn!("IO-APIC {} at {:#x} is not addressable", io.id, io.address),
         }
     }
-    let lapic = match lapic::init(madt.map(|m| m.local_apic_address), trap::APIC_SPURIOUS_VECTOR) {
+    let lapic = match lapic::init(
+        madt.map(|m| m.local_apic_address),
+        trap::APIC_SPURIOUS_VECTOR,
+    ) {
         Ok(l) => l,
         Err(e) => fail_boot(format_args!("local APIC unusable: {e:?}")),
     };
-    info!("local APIC {} at {:#x}, version {:#x}", lapic.id, lapic.base, lapic.version);
+    info!(
+        "local APIC {} at {:#x}, version {:#x}",
+        lapic.id, lapic.base, lapic.version
+    );
     timer::start(options.timer_hz);
     cpu::enable_interrupts();
 
@@ -157,7 +163,10 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
             ExitCode::Failure
         });
     }
-    info!("no environments to run yet; idling (timer at {} Hz)", state.options.timer_hz);
+    info!(
+        "no environments to run yet; idling (timer at {} Hz)",
+        state.options.timer_hz
+    );
     loop {
         cpu::halt();
     }
@@ -182,7 +191,10 @@ fn report_platform(p: &acpi::Platform) {
         None => warn!("ACPI: no MADT; using the local APIC from IA32_APIC_BASE"),
     }
     match &p.hpet {
-        Some(h) => info!("HPET {} at {:#x}, {} comparators", h.number, h.address, h.comparators),
+        Some(h) => info!(
+            "HPET {} at {:#x}, {} comparators",
+            h.number, h.address, h.comparators
+        ),
         None => info!("no HPET"),
     }
 }

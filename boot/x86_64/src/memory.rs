@@ -72,7 +72,10 @@ pub fn init(info: &BootInfo) {
 
 /// Free frames now.
 pub fn free_frames() -> u64 {
-    FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames)
+    FRAMES
+        .lock()
+        .as_ref()
+        .map_or(0, FrameAllocator::free_frames)
 }
 
 /// Runs `f` with the allocator.
@@ -80,5 +83,9 @@ pub fn free_frames() -> u64 {
 /// # Errors
 /// [`FrameError::NoUsableMemory`] before [`init`].
 pub fn with<R>(f: impl FnOnce(&mut FrameAllocator<'static>) -> R) -> Result<R, FrameError> {
-    FRAMES.lock().as_mut().map(f).ok_or(FrameError::NoUsableMemory)
+    FRAMES
+        .lock()
+        .as_mut()
+        .map(f)
+        .ok_or(FrameError::NoUsableMemory)
 }

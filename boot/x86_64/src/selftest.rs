@@ -13,16 +13,46 @@ use hal::BootWarning;
 use hal::arch::x86_64::{cpu, serial::SERIAL, trap};
 
 const TESTS: &[KernelTest] = &[
-    KernelTest { name: "boot_info_parsed", run: boot_info_parsed },
-    KernelTest { name: "tsc_calibrated", run: tsc_calibrated },
-    KernelTest { name: "frames_unique_and_writable", run: frames_unique_and_writable },
-    KernelTest { name: "frames_reject_bad_free", run: frames_reject_bad_free },
-    KernelTest { name: "frames_contiguous_dma", run: frames_contiguous_dma },
-    KernelTest { name: "heap_collections", run: heap_collections },
-    KernelTest { name: "breakpoint_resumes", run: breakpoint_resumes },
-    KernelTest { name: "timer_ticks", run: timer_ticks },
-    KernelTest { name: "acpi_or_warning", run: acpi_or_warning },
-    KernelTest { name: "boot_log_captures_boot", run: boot_log_captures_boot },
+    KernelTest {
+        name: "boot_info_parsed",
+        run: boot_info_parsed,
+    },
+    KernelTest {
+        name: "tsc_calibrated",
+        run: tsc_calibrated,
+    },
+    KernelTest {
+        name: "frames_unique_and_writable",
+        run: frames_unique_and_writable,
+    },
+    KernelTest {
+        name: "frames_reject_bad_free",
+        run: frames_reject_bad_free,
+    },
+    KernelTest {
+        name: "frames_contiguous_dma",
+        run: frames_contiguous_dma,
+    },
+    KernelTest {
+        name: "heap_collections",
+        run: heap_collections,
+    },
+    KernelTest {
+        name: "breakpoint_resumes",
+        run: breakpoint_resumes,
+    },
+    KernelTest {
+        name: "timer_ticks",
+        run: timer_ticks,
+    },
+    KernelTest {
+        name: "acpi_or_warning",
+        run: acpi_or_warning,
+    },
+    KernelTest {
+        name: "boot_log_captures_boot",
+        run: boot_log_captures_boot,
+    },
 ];
 
 /// Runs every self-test, printing results to the console.
@@ -39,15 +69,23 @@ pub fn run() -> Summary {
 }
 
 fn state() -> Result<&'static crate::BootState, Failure> {
-    BOOT.get().ok_or_else(|| Failure::new(format_args!("boot state missing")))
+    BOOT.get()
+        .ok_or_else(|| Failure::new(format_args!("boot state missing")))
 }
 
 fn boot_info_parsed() -> Result<(), Failure> {
     let s = state()?;
-    ensure!(s.info.usable_bytes() >= 16 << 20, "only {} bytes usable", s.info.usable_bytes());
+    ensure!(
+        s.info.usable_bytes() >= 16 << 20,
+        "only {} bytes usable",
+        s.info.usable_bytes()
+    );
     ensure!(s.options.self_test, "self_test option not set");
     ensure!(
-        s.info.command_line.split_ascii_whitespace().any(|w| w == "test"),
+        s.info
+            .command_line
+            .split_ascii_whitespace()
+            .any(|w| w == "test"),
         "command line '{}' lacks 'test'",
         s.info.command_line
     );
@@ -68,9 +106,15 @@ fn frames_unique_and_writable() -> Result<(), Failure> {
     ensure!(frames.len() == 64, "got {} of 64 frames", frames.len());
     for (i, &f) in frames.iter().enumerate() {
         ensure!(f % FRAME_SIZE == 0, "frame {f:#x} misaligned");
-        ensure!(frames[..i].iter().all(|&g| g != f), "frame {f:#x} handed out twice");
+        ensure!(
+            frames[..i].iter().all(|&g| g != f),
+            "frame {f:#x} handed out twice"
+        );
         let (kernel_start, kernel_end) = memory::kernel_range();
-        ensure!(!(kernel_start..kernel_end).contains(&f), "frame {f:#x} inside the kernel");
+        ensure!(
+            !(kernel_start..kernel_end).contains(&f),
+            "frame {f:#x} inside the kernel"
+        );
         // SAFETY: the frame was just allocated to this test, is identity-
         // mapped RAM, and no one else holds it.
         unsafe { core::ptr::write_bytes(f as *mut u8, i as u8, FRAME_SIZE as usize) };
@@ -96,8 +140,14 @@ fn frames_reject_bad_free() -> Result<(), Failure> {
     .map_err(|e| Failure::new(format_args!("{e}")))?
     .map_err(|e| Failure::new(format_args!("{e}")))?;
     let (f, double, misaligned) = result;
-    ensure!(double == Err(FrameError::DoubleFree(f)), "double free gave {double:?}");
-    ensure!(misaligned == Err(FrameError::Misaligned(f + 1)), "misaligned free gave {misaligned:?}");
+    ensure!(
+        double == Err(FrameError::DoubleFree(f)),
+        "double free gave {double:?}"
+    );
+    ensure!(
+        misaligned == Err(FrameError::Misaligned(f + 1)),
+        "misaligned free gave {misaligned:?}"
+    );
     Ok(())
 }
 
@@ -109,7 +159,10 @@ fn frames_contiguous_dma() -> Result<(), Failure> {
         return Err(Failure::new(format_args!("no 64 KiB below 16 MiB")));
     };
     ensure!(start % (64 * 1024) == 0, "DMA run at {start:#x} misaligned");
-    ensure!(start + 16 * FRAME_SIZE <= LIMIT, "DMA run at {start:#x} above limit");
+    ensure!(
+        start + 16 * FRAME_SIZE <= LIMIT,
+        "DMA run at {start:#x} above limit"
+    );
     memory::with(|a| (0..16).try_for_each(|i| a.free(start + i * FRAME_SIZE)))
         .map_err(|e| Failure::new(format_args!("{e}")))?
         .map_err(|e| Failure::new(format_args!("{e}")))?;
@@ -130,7 +183,11 @@ fn heap_collections() -> Result<(), Failure> {
         ensure!(m[&500] == "value 500", "map lookup wrong");
     }
     let (used_after, _) = heap::usage();
-    ensure!(used_after == used_before, "heap leaked {} bytes", used_after - used_before);
+    ensure!(
+        used_after == used_before,
+        "heap leaked {} bytes",
+        used_after - used_before
+    );
     Ok(())
 }
 
@@ -158,7 +215,10 @@ fn acpi_or_warning() -> Result<(), Failure> {
     let s = state()?;
     match (&s.info.acpi, &s.platform) {
         (Some(_), Some(p)) => {
-            let madt = p.madt.as_ref().ok_or_else(|| Failure::new(format_args!("no MADT")))?;
+            let madt = p
+                .madt
+                .as_ref()
+                .ok_or_else(|| Failure::new(format_args!("no MADT")))?;
             ensure!(!madt.cpus.is_empty(), "MADT lists no CPUs");
             ensure!(!madt.io_apics.is_empty(), "MADT lists no IO-APIC");
             ensure!(
@@ -171,7 +231,11 @@ fn acpi_or_warning() -> Result<(), Failure> {
             s.info.warnings.contains(&BootWarning::NoAcpi),
             "no ACPI and no warning recorded"
         ),
-        (Some(_), None) => return Err(Failure::new(format_args!("RSDP present but tables unusable"))),
+        (Some(_), None) => {
+            return Err(Failure::new(format_args!(
+                "RSDP present but tables unusable"
+            )));
+        }
         (None, Some(_)) => return Err(Failure::new(format_args!("tables without an RSDP"))),
     }
     Ok(())
@@ -187,7 +251,10 @@ fn boot_log_captures_boot() -> Result<(), Failure> {
         "boot log ({} bytes) lacks the first boot line",
         text.len()
     );
-    ensure!(log.total_written() as usize >= text.len(), "ring accounting wrong");
+    ensure!(
+        log.total_written() as usize >= text.len(),
+        "ring accounting wrong"
+    );
     let _ = klog::MAX_LINE;
     Ok(())
 }

@@ -44,7 +44,12 @@ impl Capability {
     /// An unbadged capability.
     #[must_use]
     pub const fn new(resource: Resource, rights: Rights, level: Level) -> Self {
-        Self { resource, rights, level, badge: Badge::NONE }
+        Self {
+            resource,
+            rights,
+            level,
+            badge: Badge::NONE,
+        }
     }
 
     /// The same capability with `rights` instead (for building requests).
@@ -77,7 +82,11 @@ impl Capability {
     /// [`CapError::MissingRight`] naming the rights that are absent.
     pub fn require(&self, needed: Rights) -> Result<(), CapError> {
         let missing = needed.difference(self.rights);
-        if missing.is_empty() { Ok(()) } else { Err(CapError::MissingRight(missing)) }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(CapError::MissingRight(missing))
+        }
     }
 
     /// The child `request` describes, if it is an attenuation of `self`.
@@ -120,7 +129,10 @@ mod tests {
 
     fn parent() -> Capability {
         Capability::new(
-            Resource::Frames { first: 0, count: 100 },
+            Resource::Frames {
+                first: 0,
+                count: 100,
+            },
             Rights::READ | Rights::WRITE | Rights::DERIVE,
             Level::new(5).unwrap_or(Level::LOWEST),
         )
@@ -132,7 +144,10 @@ mod tests {
         assert_eq!(p.attenuate(&p), Ok(p));
         let child = p
             .with_rights(Rights::READ)
-            .with_resource(Resource::Frames { first: 10, count: 10 })
+            .with_resource(Resource::Frames {
+                first: 10,
+                count: 10,
+            })
             .with_level(Level::LOWEST)
             .with_badge(Badge(9));
         assert_eq!(p.attenuate(&child), Ok(child));
@@ -146,16 +161,25 @@ mod tests {
             Err(CapError::RightsAmplification)
         );
         assert_eq!(
-            p.attenuate(&p.with_resource(Resource::Frames { first: 50, count: 51 })),
+            p.attenuate(&p.with_resource(Resource::Frames {
+                first: 50,
+                count: 51
+            })),
             Err(CapError::ResourceNotSubset)
         );
         assert_eq!(
             p.attenuate(&p.with_resource(Resource::Frames { first: 5, count: 0 })),
             Err(CapError::InvalidResource)
         );
-        assert_eq!(p.attenuate(&p.with_level(Level::HIGHEST)), Err(CapError::LevelRaise));
+        assert_eq!(
+            p.attenuate(&p.with_level(Level::HIGHEST)),
+            Err(CapError::LevelRaise)
+        );
         let badged = p.with_badge(Badge(1));
-        assert_eq!(badged.attenuate(&p.with_badge(Badge(2))), Err(CapError::BadgeConflict));
+        assert_eq!(
+            badged.attenuate(&p.with_badge(Badge(2))),
+            Err(CapError::BadgeConflict)
+        );
         assert_eq!(badged.attenuate(&p), Err(CapError::BadgeConflict));
         assert_eq!(badged.attenuate(&badged), Ok(badged));
     }

@@ -75,7 +75,12 @@ impl CapKey {
     /// The truncated tag of `payload`.
     #[must_use]
     pub(crate) fn tag(&self, payload: &[u8]) -> [u8; TAG_LEN] {
-        let full = self.mac.clone().chain_update(payload).finalize().into_bytes();
+        let full = self
+            .mac
+            .clone()
+            .chain_update(payload)
+            .finalize()
+            .into_bytes();
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&full[..TAG_LEN]);
         tag
@@ -133,7 +138,8 @@ mod tests {
         // independently (Python's hmac module) to pin the construction.
         let key = CapKey::from_seed([0x11; 32]);
         let expected = [
-            0x33, 0xd2, 0x34, 0x77, 0x78, 0x9a, 0x28, 0xb3, 0xfb, 0xef, 0xed, 0xa4, 0x7b, 0x0b, 0x9d, 0xfa,
+            0x33, 0xd2, 0x34, 0x77, 0x78, 0x9a, 0x28, 0xb3, 0xfb, 0xef, 0xed, 0xa4, 0x7b, 0x0b,
+            0x9d, 0xfa,
         ];
         assert_eq!(key.tag(b"exo capability"), expected);
     }
@@ -143,7 +149,8 @@ mod tests {
         // The token key is HMAC(seed, label), not the seed itself.
         let seed = [7u8; 32];
         let key = CapKey::from_seed(seed);
-        let raw = <HmacSha256 as KeyInit>::new_from_slice(&seed).map(|m| m.chain_update(b"x").finalize().into_bytes());
+        let raw = <HmacSha256 as KeyInit>::new_from_slice(&seed)
+            .map(|m| m.chain_update(b"x").finalize().into_bytes());
         let raw = raw.map(|full| {
             let mut t = [0u8; TAG_LEN];
             t.copy_from_slice(&full[..TAG_LEN]);

@@ -181,7 +181,12 @@ impl Resource {
             Self::Dma { device, base, len } => (device as u64, base, len),
             Self::Mmio { base, len } => (0, base, len),
         };
-        Span { kind, object, base, len }
+        Span {
+            kind,
+            object,
+            base,
+            len,
+        }
     }
 
     /// Rebuilds a resource from its span, validating it.
@@ -193,19 +198,44 @@ impl Resource {
         if span.last().is_none() {
             return Err(CapError::InvalidResource);
         }
-        let Span { kind, object, base, len } = span;
+        let Span {
+            kind,
+            object,
+            base,
+            len,
+        } = span;
         if !kind.has_object() && object != 0 {
             return Err(CapError::InvalidResource);
         }
         let object = u32::try_from(object).map_err(|_| CapError::InvalidResource)?;
         Ok(match kind {
-            ResourceKind::Frames => Self::Frames { first: base, count: len },
-            ResourceKind::CpuTime => Self::CpuTime { core: object, first: base, count: len },
-            ResourceKind::Dma => Self::Dma { device: object, base, len },
-            ResourceKind::Irq => Self::Irq { first: base, count: len },
+            ResourceKind::Frames => Self::Frames {
+                first: base,
+                count: len,
+            },
+            ResourceKind::CpuTime => Self::CpuTime {
+                core: object,
+                first: base,
+                count: len,
+            },
+            ResourceKind::Dma => Self::Dma {
+                device: object,
+                base,
+                len,
+            },
+            ResourceKind::Irq => Self::Irq {
+                first: base,
+                count: len,
+            },
             ResourceKind::Mmio => Self::Mmio { base, len },
-            ResourceKind::Endpoint => Self::Endpoint { first: base, count: len },
-            ResourceKind::Environment => Self::Environment { first: base, count: len },
+            ResourceKind::Endpoint => Self::Endpoint {
+                first: base,
+                count: len,
+            },
+            ResourceKind::Environment => Self::Environment {
+                first: base,
+                count: len,
+            },
         })
     }
 
@@ -231,11 +261,28 @@ mod tests {
     #[test]
     fn span_round_trip() {
         let all = [
-            Resource::Frames { first: 10, count: 5 },
-            Resource::CpuTime { core: 3, first: 0, count: 8 },
-            Resource::Dma { device: 7, base: 0x1000, len: 0x2000 },
-            Resource::Irq { first: 33, count: 1 },
-            Resource::Mmio { base: 0xfee0_0000, len: 0x1000 },
+            Resource::Frames {
+                first: 10,
+                count: 5,
+            },
+            Resource::CpuTime {
+                core: 3,
+                first: 0,
+                count: 8,
+            },
+            Resource::Dma {
+                device: 7,
+                base: 0x1000,
+                len: 0x2000,
+            },
+            Resource::Irq {
+                first: 33,
+                count: 1,
+            },
+            Resource::Mmio {
+                base: 0xfee0_0000,
+                len: 0x1000,
+            },
             Resource::Endpoint { first: 1, count: 1 },
             Resource::Environment { first: 4, count: 2 },
         ];
@@ -252,41 +299,101 @@ mod tests {
             Err(CapError::InvalidResource)
         );
         assert_eq!(
-            Resource::Mmio { base: u64::MAX, len: 2 }.validate(),
+            Resource::Mmio {
+                base: u64::MAX,
+                len: 2
+            }
+            .validate(),
             Err(CapError::InvalidResource)
         );
         // The very last unit is addressable.
-        assert_eq!(Resource::Mmio { base: u64::MAX, len: 1 }.validate(), Ok(()));
-        assert_eq!(Resource::Mmio { base: 0, len: u64::MAX }.validate(), Ok(()));
+        assert_eq!(
+            Resource::Mmio {
+                base: u64::MAX,
+                len: 1
+            }
+            .validate(),
+            Ok(())
+        );
+        assert_eq!(
+            Resource::Mmio {
+                base: 0,
+                len: u64::MAX
+            }
+            .validate(),
+            Ok(())
+        );
     }
 
     #[test]
     fn rejects_object_on_objectless_kind() {
-        let span = Span { kind: ResourceKind::Frames, object: 1, base: 0, len: 1 };
+        let span = Span {
+            kind: ResourceKind::Frames,
+            object: 1,
+            base: 0,
+            len: 1,
+        };
         assert_eq!(Resource::from_span(span), Err(CapError::InvalidResource));
-        let span = Span { kind: ResourceKind::Dma, object: 1 << 32, base: 0, len: 1 };
+        let span = Span {
+            kind: ResourceKind::Dma,
+            object: 1 << 32,
+            base: 0,
+            len: 1,
+        };
         assert_eq!(Resource::from_span(span), Err(CapError::InvalidResource));
     }
 
     #[test]
     fn containment() {
-        let parent = Resource::Frames { first: 100, count: 50 };
+        let parent = Resource::Frames {
+            first: 100,
+            count: 50,
+        };
         assert!(parent.contains(&parent));
-        assert!(parent.contains(&Resource::Frames { first: 100, count: 1 }));
-        assert!(parent.contains(&Resource::Frames { first: 149, count: 1 }));
-        assert!(!parent.contains(&Resource::Frames { first: 149, count: 2 }));
-        assert!(!parent.contains(&Resource::Frames { first: 99, count: 2 }));
+        assert!(parent.contains(&Resource::Frames {
+            first: 100,
+            count: 1
+        }));
+        assert!(parent.contains(&Resource::Frames {
+            first: 149,
+            count: 1
+        }));
+        assert!(!parent.contains(&Resource::Frames {
+            first: 149,
+            count: 2
+        }));
+        assert!(!parent.contains(&Resource::Frames {
+            first: 99,
+            count: 2
+        }));
         assert!(!parent.contains(&Resource::Mmio { base: 100, len: 1 }));
-        assert!(!parent.contains(&Resource::Frames { first: 120, count: u64::MAX }));
-        let core0 = Resource::CpuTime { core: 0, first: 0, count: 10 };
-        assert!(!core0.contains(&Resource::CpuTime { core: 1, first: 0, count: 1 }));
-        assert!(!Resource::Frames { first: 0, count: 0 }.contains(&Resource::Frames { first: 0, count: 0 }));
+        assert!(!parent.contains(&Resource::Frames {
+            first: 120,
+            count: u64::MAX
+        }));
+        let core0 = Resource::CpuTime {
+            core: 0,
+            first: 0,
+            count: 10,
+        };
+        assert!(!core0.contains(&Resource::CpuTime {
+            core: 1,
+            first: 0,
+            count: 1
+        }));
+        assert!(
+            !Resource::Frames { first: 0, count: 0 }
+                .contains(&Resource::Frames { first: 0, count: 0 })
+        );
     }
-    
+
     #[test]
     fn unknown_kinds() {
         for b in [0u8, 8, 0xff] {
-            assert_eq!(ResourceKind::from_wire(b), Err(CapError::UnknownResourceKind(b)));
+            assert_eq!(
+                ResourceKind::from_wire(b),
+                Err(CapError::UnknownResourceKind(b))
+            );
         }
     }
 }

@@ -30,7 +30,12 @@ struct Node {
 }
 
 impl Node {
-    const DETACHED: Self = Self { parent: NIL, first_child: NIL, next: NIL, prev: NIL };
+    const DETACHED: Self = Self {
+        parent: NIL,
+        first_child: NIL,
+        next: NIL,
+        prev: NIL,
+    };
 }
 
 /// The derivation forest plus per-environment free lists.
@@ -56,18 +61,27 @@ impl Forest {
         let total = usize::try_from(total).map_err(|_| CapError::InvalidConfig)?;
         let per_env = usize::try_from(slots_per_env).map_err(|_| CapError::InvalidConfig)?;
         let mut nodes = Vec::new();
-        nodes.try_reserve_exact(total).map_err(|_| CapError::InvalidConfig)?;
+        nodes
+            .try_reserve_exact(total)
+            .map_err(|_| CapError::InvalidConfig)?;
         nodes.resize(total, Node::DETACHED);
         let mut free = Vec::new();
-        free.try_reserve_exact(max_envs as usize).map_err(|_| CapError::InvalidConfig)?;
+        free.try_reserve_exact(max_envs as usize)
+            .map_err(|_| CapError::InvalidConfig)?;
         for _ in 0..max_envs {
             let mut stack = Vec::new();
-            stack.try_reserve_exact(per_env).map_err(|_| CapError::InvalidConfig)?;
+            stack
+                .try_reserve_exact(per_env)
+                .map_err(|_| CapError::InvalidConfig)?;
             // Reverse order so allocation hands out 0, 1, 2, …
             stack.extend((0..slots_per_env).rev());
             free.push(stack);
         }
-        Ok(Self { nodes, slots_per_env, free })
+        Ok(Self {
+            nodes,
+            slots_per_env,
+            free,
+        })
     }
 
     /// The node id of slot `index` in environment `env`.
@@ -94,11 +108,16 @@ impl Forest {
 
     /// Number of allocated (live) slots of `env`.
     pub(crate) fn live(&self, env: u32) -> usize {
-        self.free.get(env as usize).map_or(0, |stack| self.slots_per_env as usize - stack.len())
+        self.free
+            .get(env as usize)
+            .map_or(0, |stack| self.slots_per_env as usize - stack.len())
     }
 
     fn node(&self, id: u32) -> Node {
-        self.nodes.get(id as usize).copied().unwrap_or(Node::DETACHED)
+        self.nodes
+            .get(id as usize)
+            .copied()
+            .unwrap_or(Node::DETACHED)
     }
 
     fn node_mut(&mut self, id: u32) -> Option<&mut Node> {
@@ -109,9 +128,18 @@ impl Forest {
     /// (or as a root when `parent` is `None`).
     pub(crate) fn link(&mut self, parent: Option<u32>, child: u32) {
         let parent = parent.unwrap_or(NIL);
-        let old_first = if parent == NIL { NIL } else { self.node(parent).first_child };
+        let old_first = if parent == NIL {
+            NIL
+        } else {
+            self.node(parent).first_child
+        };
         if let Some(node) = self.node_mut(child) {
-            *node = Node { parent, first_child: NIL, next: old_first, prev: NIL };
+            *node = Node {
+                parent,
+                first_child: NIL,
+                next: old_first,
+                prev: NIL,
+            };
         }
         if let Some(sibling) = self.node_mut(old_first) {
             sibling.prev = child;
@@ -123,7 +151,9 @@ impl Forest {
 
     /// Detaches node `id` (with its subtree) from its parent and siblings.
     fn unlink(&mut self, id: u32) {
-        let Node { parent, next, prev, .. } = self.node(id);
+        let Node {
+            parent, next, prev, ..
+        } = self.node(id);
         if let Some(n) = self.node_mut(next) {
             n.prev = prev;
         }
@@ -145,7 +175,11 @@ impl Forest {
     /// stacks) and climbs back with parent links, so it needs no stack and
     /// no allocation. The caller holds the tree lock, so nothing can be
     /// linked under a node of the subtree while it runs.
-    pub(crate) fn revoke_subtree(&mut self, root: u32, mut kill: impl FnMut(u32, u32) -> bool) -> usize {
+    pub(crate) fn revoke_subtree(
+        &mut self,
+        root: u32,
+        mut kill: impl FnMut(u32, u32) -> bool,
+    ) -> usize {
         let mut count = 0;
         let mut id = root;
         'walk: loop {
@@ -220,19 +254,25 @@ mod tests {
 
         // 1 is detached: revoking 0 now reaches 0, 2, 5 only.
         let mut seen = vec![];
-        assert_eq!(f.revoke_subtree(0, |e, i| {
-            seen.push((e, i));
-            true
-        }), 3);
+        assert_eq!(
+            f.revoke_subtree(0, |e, i| {
+                seen.push((e, i));
+                true
+            }),
+            3
+        );
         seen.sort_unstable();
         assert_eq!(seen, vec![(0, 0), (0, 2), (0, 5)]);
         // The separate root and the never-linked slot 6 stay allocated.
         assert_eq!(f.live(0), 2);
         let mut seen = vec![];
-        assert_eq!(f.revoke_subtree(7, |e, i| {
-            seen.push((e, i));
-            false
-        }), 1);
+        assert_eq!(
+            f.revoke_subtree(7, |e, i| {
+                seen.push((e, i));
+                false
+            }),
+            1
+        );
         assert_eq!(seen, vec![(0, 7)]);
         // `false` (retired) keeps the slot off the free list.
         assert_eq!(f.live(0), 2);

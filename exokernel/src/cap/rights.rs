@@ -78,7 +78,10 @@ mod tests {
         assert_eq!(a.meet(b), Rights::READ);
         assert!(a.meet(b).is_subset_of(a));
         assert!(a.meet(b).is_subset_of(b));
-        assert_eq!(a.join(b), Rights::READ | Rights::WRITE | Rights::DERIVE | Rights::MAP);
+        assert_eq!(
+            a.join(b),
+            Rights::READ | Rights::WRITE | Rights::DERIVE | Rights::MAP
+        );
     }
 
     #[test]
@@ -92,7 +95,13 @@ mod tests {
     #[test]
     fn wire_rejects_reserved_bits() {
         assert_eq!(Rights::from_wire(0x3), Ok(Rights::READ | Rights::WRITE));
-        assert_eq!(Rights::from_wire(1 << 8), Err(CapError::UnknownRights(1 << 8)));
-        assert_eq!(Rights::from_wire(u32::MAX), Err(CapError::UnknownRights(u32::MAX)));
+        assert_eq!(
+            Rights::from_wire(1 << 8),
+            Err(CapError::UnknownRights(1 << 8))
+        );
+        assert_eq!(
+            Rights::from_wire(u32::MAX),
+            Err(CapError::UnknownRights(u32::MAX))
+        );
     }
 }

@@ -86,7 +86,9 @@ impl CapSpace {
     pub fn new(key: CapKey, config: CapSpaceConfig) -> Result<(Self, RootAuthority), CapError> {
         let forest = Forest::new(config.max_envs, config.slots_per_env)?;
         let mut tables = Vec::new();
-        tables.try_reserve_exact(config.max_envs as usize).map_err(|_| CapError::InvalidConfig)?;
+        tables
+            .try_reserve_exact(config.max_envs as usize)
+            .map_err(|_| CapError::InvalidConfig)?;
         for env in 0..config.max_envs {
             tables.push(CapTable::new(EnvId(env), config.slots_per_env)?);
         }
@@ -111,8 +113,16 @@ impl CapSpace {
     /// # Errors
     /// [`CapError::UnknownEnvironment`] if `env` is out of range,
     /// [`CapError::AlreadyRegistered`] if it was registered before.
-    pub fn register_env(&self, _root: &RootAuthority, env: EnvId, clearance: Level) -> Result<(), CapError> {
-        let table = self.tables.get(env.0 as usize).ok_or(CapError::UnknownEnvironment(env))?;
+    pub fn register_env(
+        &self,
+        _root: &RootAuthority,
+        env: EnvId,
+        clearance: Level,
+    ) -> Result<(), CapError> {
+        let table = self
+            .tables
+            .get(env.0 as usize)
+            .ok_or(CapError::UnknownEnvironment(env))?;
         let _tree = self.tree.lock();
         if table.clearance().is_some() {
             return Err(CapError::AlreadyRegistered(env));
@@ -130,7 +140,10 @@ impl CapSpace {
     }
 
     fn registered(&self, env: EnvId) -> Result<(&CapTable, Level), CapError> {
-        let table = self.tables.get(env.0 as usize).ok_or(CapError::UnknownEnvironment(env))?;
+        let table = self
+            .tables
+            .get(env.0 as usize)
+            .ok_or(CapError::UnknownEnvironment(env))?;
         let clearance = table.clearance().ok_or(CapError::UnknownEnvironment(env))?;
         Ok((table, clearance))
     }
@@ -153,7 +166,12 @@ impl CapSpace {
     /// [`CapError::UnknownEnvironment`], [`CapError::InvalidResource`],
     /// [`CapError::AboveClearance`] if `cap.level` exceeds the
     /// environment's clearance, [`CapError::TableFull`].
-    pub fn create(&self, _root: &RootAuthority, env: EnvId, cap: Capability) -> Result<CapHandle, CapError> {
+    pub fn create(
+        &self,
+        _root: &RootAuthority,
+        env: EnvId,
+        cap: Capability,
+    ) -> Result<CapHandle, CapError> {
         let (table, clearance) = self.registered(env)?;
         cap.resource.validate()?;
         if !clearance.dominates(cap.level) {
@@ -174,7 +192,12 @@ impl CapSpace {
     /// [`CapError::Revoked`] (parent revoked or stale handle),
     /// [`CapError::MissingRight`], the attenuation errors,
     /// [`CapError::TableFull`].
-    pub fn derive(&self, env: EnvId, parent: CapHandle, request: Capability) -> Result<CapHandle, CapError> {
+    pub fn derive(
+        &self,
+        env: EnvId,
+        parent: CapHandle,
+        request: Capability,
+    ) -> Result<CapHandle, CapError> {
         let (table, _) = self.registered(env)?;
         let mut tree = self.tree.lock();
         let parent_cap = Self::read_locked(table, parent)?;
@@ -196,7 +219,13 @@ impl CapSpace {
     /// [`CapError::Revoked`], [`CapError::MissingRight`],
     /// [`CapError::FlowViolation`], [`CapError::AboveClearance`],
     /// [`CapError::RightsAmplification`], [`CapError::TableFull`].
-    pub fn transfer(&self, from: EnvId, cap: CapHandle, to: EnvId, rights: Rights) -> Result<CapHandle, CapError> {
+    pub fn transfer(
+        &self,
+        from: EnvId,
+        cap: CapHandle,
+        to: EnvId,
+        rights: Rights,
+    ) -> Result<CapHandle, CapError> {
         let (src, src_level) = self.registered(from)?;
         let (dst, dst_level) = self.registered(to)?;
         let mut tree = self.tree.lock();
@@ -234,7 +263,8 @@ impl CapSpace {
         // sequence even with release. Writers are serialised by the tree
         // lock, so a plain load/store pair suffices for the increments.
         let seq = self.revoke_seq.load(Ordering::Relaxed);
-        self.revoke_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        self.revoke_seq
+            .store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         let count = tree.revoke_subtree(root, |env, index| {
             tables
@@ -242,7 +272,8 @@ impl CapSpace {
                 .and_then(|t| t.slot(index).ok())
                 .is_some_and(Slot::kill)
         });
-        self.revoke_seq.store(seq.wrapping_add(2), Ordering::Release);
+        self.revoke_seq
+            .store(seq.wrapping_add(2), Ordering::Release);
         Ok(count)
     }
 
@@ -258,7 +289,8 @@ impl CapSpace {
     pub fn lookup(&self, env: EnvId, handle: CapHandle) -> Result<Capability, CapError> {
         let (table, _) = self.registered(env)?;
         let slot = table.slot(handle.index)?;
-        self.read_live(slot, handle.generation, Slot::load_record)?.decode()
+        self.read_live(slot, handle.generation, Slot::load_record)?
+            .decode()
     }
 
     /// **mint**: an authenticated token for `handle` in `env`'s table, to
@@ -285,12 +317,18 @@ impl CapSpace {
     pub fn verify(&self, env: EnvId, token: &[u8]) -> Result<Verified, CapError> {
         let claims = UnverifiedToken::decode(token)?.authenticate(&self.key)?;
         if claims.env != env {
-            return Err(CapError::WrongEnvironment { owner: claims.env, presenter: env });
+            return Err(CapError::WrongEnvironment {
+                owner: claims.env,
+                presenter: env,
+            });
         }
         let (table, _) = self.registered(env)?;
         let slot = table.slot(claims.handle.index)?;
         self.read_live(slot, claims.handle.generation, |_| ())?;
-        Ok(Verified { handle: claims.handle, cap: claims.cap })
+        Ok(Verified {
+            handle: claims.handle,
+            cap: claims.cap,
+        })
     }
 
     /// The IPC flow rule: may `sender` send to `receiver`?
@@ -301,7 +339,11 @@ impl CapSpace {
     pub fn check_ipc_flow(&self, sender: EnvId, receiver: EnvId) -> Result<(), CapError> {
         let (_, from) = self.registered(sender)?;
         let (_, to) = self.registered(receiver)?;
-        if from.can_flow_to(to) { Ok(()) } else { Err(CapError::FlowViolation) }
+        if from.can_flow_to(to) {
+            Ok(())
+        } else {
+            Err(CapError::FlowViolation)
+        }
     }
 
     /// Reads slot `handle` under the tree lock (no writer can run).
@@ -316,7 +358,12 @@ impl CapSpace {
 
     /// Allocates a slot in `table`, publishes `cap` there and links it under
     /// `parent`. Caller holds the tree lock and has checked `cap`.
-    fn install(tree: &mut Forest, table: &CapTable, parent: Option<u32>, cap: &Capability) -> Result<CapHandle, CapError> {
+    fn install(
+        tree: &mut Forest,
+        table: &CapTable,
+        parent: Option<u32>,
+        cap: &Capability,
+    ) -> Result<CapHandle, CapError> {
         let env = table.env();
         loop {
             let index = tree.alloc(env.0).ok_or(CapError::TableFull(env))?;
@@ -336,7 +383,12 @@ impl CapSpace {
     /// The seqlock reader: runs `read` on `slot` and returns its result if
     /// the slot was live at generation `expected` throughout, with no
     /// revocation in between.
-    fn read_live<T>(&self, slot: &Slot, expected: u64, read: impl Fn(&Slot) -> T) -> Result<T, CapError> {
+    fn read_live<T>(
+        &self,
+        slot: &Slot,
+        expected: u64,
+        read: impl Fn(&Slot) -> T,
+    ) -> Result<T, CapError> {
         let backoff = Backoff::new();
         loop {
             let s1 = self.revoke_seq.load(Ordering::Acquire);

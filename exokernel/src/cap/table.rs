@@ -62,12 +62,23 @@ impl RawRecord {
     /// [`CapError::Corrupt`] if the fields do not form a capability (only
     /// possible if kernel memory was corrupted).
     pub(crate) fn decode(self) -> Result<Capability, CapError> {
-        let kind = ResourceKind::from_wire((self.word0 & 0xff) as u8).map_err(|_| CapError::Corrupt)?;
+        let kind =
+            ResourceKind::from_wire((self.word0 & 0xff) as u8).map_err(|_| CapError::Corrupt)?;
         let level = Level::new(((self.word0 >> 8) & 0xff) as u8).map_err(|_| CapError::Corrupt)?;
         let rights = Rights::from_wire((self.word0 >> 32) as u32).map_err(|_| CapError::Corrupt)?;
-        let span = Span { kind, object: self.object, base: self.base, len: self.len };
+        let span = Span {
+            kind,
+            object: self.object,
+            base: self.base,
+            len: self.len,
+        };
         let resource = Resource::from_span(span).map_err(|_| CapError::Corrupt)?;
-        Ok(Capability { resource, rights, level, badge: Badge(self.badge) })
+        Ok(Capability {
+            resource,
+            rights,
+            level,
+            badge: Badge(self.badge),
+        })
     }
 }
 
@@ -156,9 +167,15 @@ impl CapTable {
     pub(crate) fn new(env: EnvId, capacity: u32) -> Result<Self, CapError> {
         let capacity = usize::try_from(capacity).map_err(|_| CapError::InvalidConfig)?;
         let mut slots = Vec::new();
-        slots.try_reserve_exact(capacity).map_err(|_| CapError::InvalidConfig)?;
+        slots
+            .try_reserve_exact(capacity)
+            .map_err(|_| CapError::InvalidConfig)?;
         slots.extend((0..capacity).map(|_| Slot::new()));
-        Ok(Self { env, clearance: AtomicU32::new(0), slots: slots.into_boxed_slice() })
+        Ok(Self {
+            env,
+            clearance: AtomicU32::new(0),
+            slots: slots.into_boxed_slice(),
+        })
     }
 
     /// The environment this table belongs to.
@@ -184,7 +201,8 @@ impl CapTable {
 
     /// Registers the environment at `level`. Caller holds the tree lock.
     pub(crate) fn set_clearance(&self, level: Level) {
-        self.clearance.store(u32::from(level.get()) + 1, Ordering::Release);
+        self.clearance
+            .store(u32::from(level.get()) + 1, Ordering::Release);
     }
 
     /// Slot `index`.

@@ -99,7 +99,12 @@ impl TokenClaims {
         Ok(Self {
             env,
             handle: CapHandle { index, generation },
-            cap: Capability { resource, rights, level, badge },
+            cap: Capability {
+                resource,
+                rights,
+                level,
+                badge,
+            },
         })
     }
 }
@@ -170,14 +175,21 @@ impl UnverifiedToken {
     /// the errors of [`TokenClaims::decode_payload`].
     pub fn decode(bytes: &[u8]) -> Result<Self, CapError> {
         if bytes.len() != TOKEN_LEN {
-            return Err(CapError::BadLength { got: bytes.len(), expected: TOKEN_LEN });
+            return Err(CapError::BadLength {
+                got: bytes.len(),
+                expected: TOKEN_LEN,
+            });
         }
         let mut payload = [0u8; PAYLOAD_LEN];
         payload.copy_from_slice(&bytes[..PAYLOAD_LEN]);
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(&bytes[PAYLOAD_LEN..]);
         let claims = TokenClaims::decode_payload(&payload)?;
-        Ok(Self { claims, payload, tag })
+        Ok(Self {
+            claims,
+            payload,
+            tag,
+        })
     }
 
     /// The claims, **not yet authenticated**.
@@ -203,9 +215,16 @@ mod tests {
     fn sample() -> TokenClaims {
         TokenClaims {
             env: EnvId(3),
-            handle: CapHandle { index: 17, generation: 5 },
+            handle: CapHandle {
+                index: 17,
+                generation: 5,
+            },
             cap: Capability {
-                resource: Resource::Dma { device: 2, base: 0x4000, len: 0x1000 },
+                resource: Resource::Dma {
+                    device: 2,
+                    base: 0x4000,
+                    len: 0x1000,
+                },
                 rights: Rights::READ | Rights::MAP,
                 level: Level::HIGHEST,
                 badge: Badge(0xdead_beef),
@@ -238,7 +257,10 @@ mod tests {
         assert_eq!(parsed.map(|t| *t.claims_unverified()), Ok(sample()));
         assert_eq!(parsed.and_then(|t| t.authenticate(&key)), Ok(sample()));
         let other = CapKey::from_seed([8; 32]);
-        assert_eq!(parsed.and_then(|t| t.authenticate(&other)), Err(CapError::BadTag));
+        assert_eq!(
+            parsed.and_then(|t| t.authenticate(&other)),
+            Err(CapError::BadTag)
+        );
     }
 
     #[test]
@@ -247,26 +269,47 @@ mod tests {
         let good = *Token::seal(&key, &sample()).as_bytes();
         assert_eq!(
             UnverifiedToken::decode(&good[..70]),
-            Err(CapError::BadLength { got: 70, expected: 71 })
+            Err(CapError::BadLength {
+                got: 70,
+                expected: 71
+            })
         );
         assert_eq!(
             UnverifiedToken::decode(&[]),
-            Err(CapError::BadLength { got: 0, expected: 71 })
+            Err(CapError::BadLength {
+                got: 0,
+                expected: 71
+            })
         );
         let mut bad = good;
         bad[0] = 2;
-        assert_eq!(UnverifiedToken::decode(&bad), Err(CapError::UnsupportedVersion(2)));
+        assert_eq!(
+            UnverifiedToken::decode(&bad),
+            Err(CapError::UnsupportedVersion(2))
+        );
         let mut bad = good;
         bad[1] = 0;
-        assert_eq!(UnverifiedToken::decode(&bad), Err(CapError::UnknownResourceKind(0)));
+        assert_eq!(
+            UnverifiedToken::decode(&bad),
+            Err(CapError::UnknownResourceKind(0))
+        );
         let mut bad = good;
         bad[2] = 16;
-        assert_eq!(UnverifiedToken::decode(&bad), Err(CapError::InvalidLevel(16)));
+        assert_eq!(
+            UnverifiedToken::decode(&bad),
+            Err(CapError::InvalidLevel(16))
+        );
         let mut bad = good;
         bad[22] = 0x80;
-        assert!(matches!(UnverifiedToken::decode(&bad), Err(CapError::UnknownRights(_))));
+        assert!(matches!(
+            UnverifiedToken::decode(&bad),
+            Err(CapError::UnknownRights(_))
+        ));
         let mut bad = good;
         bad[39..47].copy_from_slice(&0u64.to_le_bytes());
-        assert_eq!(UnverifiedToken::decode(&bad), Err(CapError::InvalidResource));
+        assert_eq!(
+            UnverifiedToken::decode(&bad),
+            Err(CapError::InvalidResource)
+        );
     }
 }

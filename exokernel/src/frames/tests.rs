@@ -50,7 +50,7 @@ fn allocations_stay_in_usable_ram_and_outside_reserved() {
     assert_eq!(alloc.free_frames(), expected_free);
     let mut seen = BTreeSet::new();
     while let Some(frame) = alloc.allocate() {
-        assert!(frame >= 3 * MIB && frame < 127 * MIB, "{frame:#x}");
+        assert!((3 * MIB..127 * MIB).contains(&frame), "{frame:#x}");
         assert_ne!(frame, plan.bitmap_address);
         assert!(seen.insert(frame), "frame {frame:#x} handed out twice");
     }
@@ -67,8 +67,14 @@ fn free_rejects_bad_addresses() {
     let (plan, mut bits) = build(&map, &[]);
     let mut alloc = FrameAllocator::new(&plan, &mut bits, &map, &[]).expect("new");
     let frame = alloc.allocate().expect("frame");
-    assert_eq!(alloc.free(frame + 1), Err(FrameError::Misaligned(frame + 1)));
-    assert_eq!(alloc.free(200 * MIB), Err(FrameError::OutOfRange(200 * MIB)));
+    assert_eq!(
+        alloc.free(frame + 1),
+        Err(FrameError::Misaligned(frame + 1))
+    );
+    assert_eq!(
+        alloc.free(200 * MIB),
+        Err(FrameError::OutOfRange(200 * MIB))
+    );
     alloc.free(frame).expect("first free");
     assert_eq!(alloc.free(frame), Err(FrameError::DoubleFree(frame)));
 }
@@ -84,15 +90,27 @@ fn contiguous_allocation_respects_alignment_and_limit() {
     let singles: Vec<u64> = (0..5).filter_map(|_| alloc.allocate()).collect();
     alloc.free(singles[2]).expect("free");
     let before = alloc.free_frames();
-    let dma = alloc.allocate_contiguous(16, 64 * 1024, 16 * MIB).expect("dma");
+    let dma = alloc
+        .allocate_contiguous(16, 64 * 1024, 16 * MIB)
+        .expect("dma");
     assert_eq!(dma % (64 * 1024), 0);
     assert!(dma + 16 * FRAME_SIZE <= 16 * MIB);
-    assert!(!singles.iter().any(|s| (dma..dma + 16 * FRAME_SIZE).contains(s)));
+    assert!(
+        !singles
+            .iter()
+            .any(|s| (dma..dma + 16 * FRAME_SIZE).contains(s))
+    );
     assert_eq!(alloc.free_frames(), before - 16);
-    assert_eq!(alloc.allocate_contiguous(1 << 20, FRAME_SIZE, u64::MAX), None);
+    assert_eq!(
+        alloc.allocate_contiguous(1 << 20, FRAME_SIZE, u64::MAX),
+        None
+    );
     assert_eq!(alloc.allocate_contiguous(4, 3, u64::MAX), None);
     assert_eq!(alloc.allocate_contiguous(0, FRAME_SIZE, u64::MAX), None);
-    assert_eq!(alloc.allocate_contiguous(4, FRAME_SIZE, 2 * MIB + 1), Some(MIB + 6 * FRAME_SIZE));
+    assert_eq!(
+        alloc.allocate_contiguous(4, FRAME_SIZE, 2 * MIB + 1),
+        Some(MIB + 6 * FRAME_SIZE)
+    );
 }
 
 #[test]
@@ -109,7 +127,10 @@ fn empty_or_reserved_only_maps_are_errors() {
 fn no_room_for_bitmap_is_an_error() {
     let map = [region(0, 64 * MIB, MemoryKind::Usable)];
     let all = [(0, 64 * MIB)];
-    assert!(matches!(plan(&map, &all, u64::MAX), Err(FrameError::NoRoomForBitmap { .. })));
+    assert!(matches!(
+        plan(&map, &all, u64::MAX),
+        Err(FrameError::NoRoomForBitmap { .. })
+    ));
 }
 
 #[test]

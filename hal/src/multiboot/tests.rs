@@ -17,7 +17,7 @@ impl Mbi {
         self.tags.extend_from_slice(&typ.to_ne_bytes());
         self.tags.extend_from_slice(&size.to_ne_bytes());
         self.tags.extend_from_slice(payload);
-        while self.tags.len() % 8 != 0 {
+        while !self.tags.len().is_multiple_of(8) {
             self.tags.push(0);
         }
         self
@@ -108,7 +108,11 @@ impl Aligned {
     }
 }
 
-const RAM: &[(u64, u64, u32)] = &[(0, 0x9fc00, 1), (0xf0000, 0x10000, 2), (0x100000, 0x7ee0000, 1)];
+const RAM: &[(u64, u64, u32)] = &[
+    (0, 0x9fc00, 1),
+    (0xf0000, 0x10000, 2),
+    (0x100000, 0x7ee0000, 1),
+];
 
 fn parse_block(block: &Aligned) -> Result<BootInfo, MultibootError> {
     parse(BOOTLOADER_MAGIC, block.bytes(), 0x10000)
@@ -179,7 +183,10 @@ fn tiny_and_huge_sizes_are_rejected() {
     for size in [0u32, 8, 15, MAX_INFO_SIZE as u32 + 8] {
         let mut block = Mbi::default().mmap(RAM).finish();
         block.bytes_mut()[..4].copy_from_slice(&size.to_ne_bytes());
-        assert_eq!(parse_block(&block).unwrap_err(), MultibootError::BadSize(size));
+        assert_eq!(
+            parse_block(&block).unwrap_err(),
+            MultibootError::BadSize(size)
+        );
     }
     assert_eq!(
         parse(BOOTLOADER_MAGIC, Aligned::new(&[]).bytes(), 0).unwrap_err(),
@@ -193,7 +200,10 @@ fn missing_end_tag_is_rejected() {
     // Turn the end tag into an unknown tag of the same size.
     let n = block.len;
     block.bytes_mut()[n - 8..n - 4].copy_from_slice(&77u32.to_ne_bytes());
-    assert_eq!(parse_block(&block).unwrap_err(), MultibootError::MalformedTags);
+    assert_eq!(
+        parse_block(&block).unwrap_err(),
+        MultibootError::MalformedTags
+    );
 }
 
 #[test]
@@ -201,35 +211,53 @@ fn tag_running_past_the_end_is_rejected() {
     let mut block = Mbi::default().cmdline("x").mmap(RAM).finish();
     // The first tag's size field now claims 4 KiB.
     block.bytes_mut()[12..16].copy_from_slice(&4096u32.to_ne_bytes());
-    assert_eq!(parse_block(&block).unwrap_err(), MultibootError::MalformedTags);
+    assert_eq!(
+        parse_block(&block).unwrap_err(),
+        MultibootError::MalformedTags
+    );
 }
 
 #[test]
 fn missing_memory_map_is_an_error() {
     let block = Mbi::default().cmdline("test").finish();
-    assert_eq!(parse_block(&block).unwrap_err(), MultibootError::NoMemoryMap);
+    assert_eq!(
+        parse_block(&block).unwrap_err(),
+        MultibootError::NoMemoryMap
+    );
 }
 
 #[test]
 fn empty_memory_map_is_an_error() {
     let block = Mbi::default().mmap(&[]).finish();
-    assert_eq!(parse_block(&block).unwrap_err(), MultibootError::NoUsableMemory);
+    assert_eq!(
+        parse_block(&block).unwrap_err(),
+        MultibootError::NoUsableMemory
+    );
     let block = Mbi::default().mmap(&[(0, 0x1000, 2)]).finish();
-    assert_eq!(parse_block(&block).unwrap_err(), MultibootError::NoUsableMemory);
+    assert_eq!(
+        parse_block(&block).unwrap_err(),
+        MultibootError::NoUsableMemory
+    );
 }
 
 #[test]
 fn bogus_regions_are_dropped_with_warnings() {
     let block = Mbi::default()
-        .mmap(&[(0x100000, 0, 1), (u64::MAX - 10, 100, 1), (0x100000, 0x100000, 1)])
+        .mmap(&[
+            (0x100000, 0, 1),
+            (u64::MAX - 10, 100, 1),
+            (0x100000, 0x100000, 1),
+        ])
         .finish();
     let info = parse_block(&block).expect("one good region");
     assert_eq!(info.memory.len(), 1);
-    assert!(info.warnings.contains(&BootWarning::BogusMemoryRegion { start: 0x100000 }));
     assert!(
         info.warnings
-            .contains(&BootWarning::BogusMemoryRegion { start: u64::MAX - 10 })
+            .contains(&BootWarning::BogusMemoryRegion { start: 0x100000 })
     );
+    assert!(info.warnings.contains(&BootWarning::BogusMemoryRegion {
+        start: u64::MAX - 10
+    }));
 }
 
 #[test]
@@ -243,7 +271,10 @@ fn missing_optional_tags_are_warnings() {
 
 #[test]
 fn non_utf8_command_line_is_ignored_with_warning() {
-    let block = Mbi::default().string_tag(1, &[0xff, 0xfe, b'x']).mmap(RAM).finish();
+    let block = Mbi::default()
+        .string_tag(1, &[0xff, 0xfe, b'x'])
+        .mmap(RAM)
+        .finish();
     let info = parse_block(&block).expect("parses");
     assert!(info.command_line.is_empty());
     assert!(info.warnings.contains(&BootWarning::CommandLineNotUtf8));
@@ -265,7 +296,10 @@ fn oversized_memory_map_is_truncated() {
     let areas: Vec<_> = (0..200u64).map(|i| (i * 0x10000, 0x1000, 1)).collect();
     let info = parse_block(&Mbi::default().mmap(&areas).finish()).expect("parses");
     assert_eq!(info.memory.len(), MAX_MEMORY_REGIONS);
-    assert!(info.warnings.contains(&BootWarning::MemoryMapTruncated { entries: 200 }));
+    assert!(
+        info.warnings
+            .contains(&BootWarning::MemoryMapTruncated { entries: 200 })
+    );
 }
 
 #[test]
@@ -277,7 +311,10 @@ fn backwards_module_and_bad_checksum_are_warnings() {
         .finish();
     let info = parse_block(&block).expect("parses");
     assert!(info.modules.is_empty());
-    assert!(info.warnings.contains(&BootWarning::BogusModule { start: 0x300000 }));
+    assert!(
+        info.warnings
+            .contains(&BootWarning::BogusModule { start: 0x300000 })
+    );
     assert!(info.warnings.contains(&BootWarning::AcpiChecksum));
     assert!(info.acpi.is_some());
 }
@@ -295,10 +332,12 @@ fn too_many_modules_are_capped() {
 
 #[test]
 fn null_and_misaligned_pointers_are_rejected_before_any_read() {
-    // SAFETY: both addresses are rejected before anything is read.
-    assert_eq!(unsafe { info_size(0) }, Err(MultibootError::NullPointer));
-    // SAFETY: as above.
-    assert_eq!(unsafe { info_size(0x1003) }, Err(MultibootError::Misaligned(0x1003)));
+    // SAFETY: a null address is rejected before anything is read.
+    let null = unsafe { info_size(0) };
+    // SAFETY: a misaligned address is rejected before anything is read.
+    let misaligned = unsafe { info_size(0x1003) };
+    assert_eq!(null, Err(MultibootError::NullPointer));
+    assert_eq!(misaligned, Err(MultibootError::Misaligned(0x1003)));
 }
 
 proptest! {

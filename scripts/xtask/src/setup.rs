@@ -39,7 +39,11 @@ const PROBES: &[&str] = &[
     "/usr/bin/mformat",
 ];
 
-const RUST_TARGETS: &[&str] = &["x86_64-unknown-none", "aarch64-unknown-none", "aarch64-unknown-uefi"];
+const RUST_TARGETS: &[&str] = &[
+    "x86_64-unknown-none",
+    "aarch64-unknown-none",
+    "aarch64-unknown-uefi",
+];
 const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
 const BACKPORTS_FILE: &str = "/etc/apt/sources.list.d/exo-bookworm-backports.sources";
@@ -50,7 +54,11 @@ const BACKPORTS_FILE: &str = "/etc/apt/sources.list.d/exo-bookworm-backports.sou
 /// When something is missing and cannot be installed (not root, apt fails).
 pub fn run() -> Result<()> {
     rust()?;
-    let missing: Vec<&str> = PROBES.iter().copied().filter(|p| !Path::new(p).exists()).collect();
+    let missing: Vec<&str> = PROBES
+        .iter()
+        .copied()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -67,9 +75,20 @@ pub fn run() -> Result<()> {
     sh(Command::new("apt-get").args(["update", "-qq"]))?;
     sh(Command::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .args(["install", "-y", "-qq", "--no-install-recommends", "-t", "bookworm-backports"])
+        .args([
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "-t",
+            "bookworm-backports",
+        ])
         .args(PACKAGES))?;
-    let still: Vec<&str> = PROBES.iter().copied().filter(|p| !Path::new(p).exists()).collect();
+    let still: Vec<&str> = PROBES
+        .iter()
+        .copied()
+        .filter(|p| !Path::new(p).exists())
+        .collect();
     if !still.is_empty() {
         bail!("installed packages but still missing: {}", still.join(", "));
     }
@@ -96,7 +115,9 @@ fn rust() -> Result<()> {
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if !missing.is_empty() {
-        sh(Command::new("rustup").args(["target", "add"]).args(&missing))?;
+        sh(Command::new("rustup")
+            .args(["target", "add"])
+            .args(&missing))?;
     }
     let components = Command::new("rustup")
         .args(["component", "list", "--installed"])
@@ -109,7 +130,9 @@ fn rust() -> Result<()> {
         .filter(|c| !components.lines().any(|l| l.starts_with(c)))
         .collect();
     if !missing.is_empty() {
-        sh(Command::new("rustup").args(["component", "add"]).args(&missing))?;
+        sh(Command::new("rustup")
+            .args(["component", "add"])
+            .args(&missing))?;
     }
     Ok(())
 }
@@ -136,7 +159,11 @@ pub fn debian_mirror(sources: &[(String, String)]) -> Option<String> {
             for line in text.lines() {
                 let words: Vec<&str> = line.split_whitespace().collect();
                 if words.first() == Some(&"deb") {
-                    let rest: Vec<&str> = words[1..].iter().copied().filter(|w| !w.starts_with('[')).collect();
+                    let rest: Vec<&str> = words[1..]
+                        .iter()
+                        .copied()
+                        .filter(|w| !w.starts_with('['))
+                        .collect();
                     if rest.get(1) == Some(&"bookworm") {
                         return rest.first().map(|s| s.to_string());
                     }
@@ -166,11 +193,15 @@ fn read_sources() -> Vec<(String, String)> {
 
 fn ensure_backports() -> Result<()> {
     let sources = read_sources();
-    if sources.iter().any(|(_, text)| text.contains("bookworm-backports")) {
+    if sources
+        .iter()
+        .any(|(_, text)| text.contains("bookworm-backports"))
+    {
         return Ok(());
     }
-    let mirror = debian_mirror(&sources)
-        .context("no Debian bookworm entry in /etc/apt to derive a bookworm-backports suite from")?;
+    let mirror = debian_mirror(&sources).context(
+        "no Debian bookworm entry in /etc/apt to derive a bookworm-backports suite from",
+    )?;
     let stanza = format!(
         "Types: deb\nURIs: {mirror}\nSuites: bookworm-backports\nComponents: main\n\
          Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
@@ -189,15 +220,24 @@ mod tests {
         let text = "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n\
                     Components: main\n\nTypes: deb\nURIs: http://security.example/debian-security\n\
                     Suites: bookworm-security\n";
-        let sources = vec![("/etc/apt/sources.list.d/debian.sources".to_string(), text.to_string())];
-        assert_eq!(debian_mirror(&sources).as_deref(), Some("http://mirror.example/debian"));
+        let sources = vec![(
+            "/etc/apt/sources.list.d/debian.sources".to_string(),
+            text.to_string(),
+        )];
+        assert_eq!(
+            debian_mirror(&sources).as_deref(),
+            Some("http://mirror.example/debian")
+        );
     }
 
     #[test]
     fn mirror_from_one_line_format() {
         let text = "# comment\ndeb [arch=amd64] http://m.example/debian bookworm main\n";
         let sources = vec![("sources.list".to_string(), text.to_string())];
-        assert_eq!(debian_mirror(&sources).as_deref(), Some("http://m.example/debian"));
+        assert_eq!(
+            debian_mirror(&sources).as_deref(),
+            Some("http://m.example/debian")
+        );
     }
 
     #[test]

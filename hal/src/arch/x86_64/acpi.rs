@@ -13,7 +13,11 @@ use core::ptr::NonNull;
 pub struct IdentityMapped;
 
 impl AcpiHandler for IdentityMapped {
-    unsafe fn map_physical_region<T>(&self, physical: usize, size: usize) -> PhysicalMapping<Self, T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
         assert!(
             (physical as u64).saturating_add(size as u64) <= IDENTITY_MAP_LIMIT && physical != 0,
             "ACPI table at {physical:#x}+{size:#x} lies outside the identity map"
@@ -71,7 +75,10 @@ fn table_bytes<T: AcpiTable>(mapping: &PhysicalMapping<IdentityMapped, T>) -> &[
     // SAFETY: the mapping covers `region_length` identity-mapped bytes of
     // a table the acpi crate has checksummed, and lives as long as the slice.
     unsafe {
-        core::slice::from_raw_parts(mapping.virtual_start().as_ptr().cast::<u8>(), mapping.region_length())
+        core::slice::from_raw_parts(
+            mapping.virtual_start().as_ptr().cast::<u8>(),
+            mapping.region_length(),
+        )
     }
 }
 
@@ -85,8 +92,9 @@ pub fn discover(root: AcpiRoot) -> Result<Platform, DiscoveryError> {
     }
     // SAFETY: the address came from the boot loader's RSDP copy and lies in
     // the identity map; the crate validates the table's signature.
-    let tables = unsafe { AcpiTables::from_rsdt(IdentityMapped, root.revision, root.sdt_address as usize) }
-        .map_err(DiscoveryError::Tables)?;
+    let tables =
+        unsafe { AcpiTables::from_rsdt(IdentityMapped, root.revision, root.sdt_address as usize) }
+            .map_err(DiscoveryError::Tables)?;
     let mut signatures = arrayvec::ArrayVec::new();
     for header in tables.headers() {
         let mut sig = [0u8; 4];
@@ -99,16 +107,17 @@ pub fn discover(root: AcpiRoot) -> Result<Platform, DiscoveryError> {
         Ok(mapping) => Some(parse_madt(table_bytes(&mapping)).map_err(DiscoveryError::Table)?),
         Err(_) => None,
     };
-    let hpet = tables
-        .find_table::<acpi::hpet::HpetTable>()
-        .ok()
-        .and_then(|mapping| match parse_hpet(table_bytes(&mapping)) {
-            Ok(hpet) => Some(hpet),
-            Err(e) => {
-                log::warn!("ignoring HPET: {e}");
-                None
-            }
-        });
+    let hpet =
+        tables
+            .find_table::<acpi::hpet::HpetTable>()
+            .ok()
+            .and_then(|mapping| match parse_hpet(table_bytes(&mapping)) {
+                Ok(hpet) => Some(hpet),
+                Err(e) => {
+                    log::warn!("ignoring HPET: {e}");
+                    None
+                }
+            });
     Ok(Platform {
         madt,
         hpet,

@@ -83,6 +83,8 @@ fn rdrand_step(value: &mut u64) -> i32 {
 pub fn frame_pointer() -> u64 {
     let rbp: u64;
     // SAFETY: reads a register; no memory or flags touched.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags))
+    };
     rbp
 }

@@ -48,7 +48,10 @@ pub fn exception_name(vector: u64) -> &'static str {
         "security exception",
         "reserved",
     ];
-    NAMES.get(vector as usize).copied().unwrap_or("unexpected interrupt")
+    NAMES
+        .get(vector as usize)
+        .copied()
+        .unwrap_or("unexpected interrupt")
 }
 
 /// Describes a page-fault error code in words.
@@ -60,7 +63,11 @@ fn page_fault_cause(code: u64) -> (&'static str, &'static str, &'static str) {
     } else {
         "read"
     };
-    let present = if code & 0x1 != 0 { "protection violation" } else { "page not present" };
+    let present = if code & 0x1 != 0 {
+        "protection violation"
+    } else {
+        "page not present"
+    };
     let mode = if code & 0x4 != 0 { "user" } else { "kernel" };
     (access, present, mode)
 }
@@ -115,9 +122,24 @@ fn write_registers(w: &mut EmergencyWriter, f: &TrapFrame) {
         cr3.start_address().as_u64()
     );
     let rows = [
-        [("RAX", f.rax), ("RBX", f.rbx), ("RCX", f.rcx), ("RDX", f.rdx)],
-        [("RSI", f.rsi), ("RDI", f.rdi), ("RBP", f.rbp), ("R8 ", f.r8)],
-        [("R9 ", f.r9), ("R10", f.r10), ("R11", f.r11), ("R12", f.r12)],
+        [
+            ("RAX", f.rax),
+            ("RBX", f.rbx),
+            ("RCX", f.rcx),
+            ("RDX", f.rdx),
+        ],
+        [
+            ("RSI", f.rsi),
+            ("RDI", f.rdi),
+            ("RBP", f.rbp),
+            ("R8 ", f.r8),
+        ],
+        [
+            ("R9 ", f.r9),
+            ("R10", f.r10),
+            ("R11", f.r11),
+            ("R12", f.r12),
+        ],
         [("R13", f.r13), ("R14", f.r14), ("R15", f.r15), ("   ", 0)],
     ];
     for row in rows {

@@ -1,0 +1,154 @@
+//! Loom models of the capability system's core state machine.
+//!
+//! Run with (release, own target dir so the loom build does not evict the
+//! normal one):
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p exokernel --release --test cap_loom --target-dir target/loom
+//! ```
+//!
+//! Under `cfg(loom)` the library's sync shim (`src/cap/sync.rs`) swaps in
+//! loom's atomics, fences and mutex, so these models explore the real
+//! `CapSpace` code under every interleaving (bounded by `PREEMPTIONS`).
+#![cfg(loom)]
+
+use exokernel::cap::*;
+use loom::sync::Arc;
+use loom::thread;
+
+const ENV: EnvId = EnvId(0);
+/// Preemption bound: enough to interleave every step of one revoke with a
+/// reader, small enough to finish in seconds.
+const PREEMPTIONS: usize = 3;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(PREEMPTIONS);
+    builder.check(f);
+}
+
+fn cap(first: u64, count: u64) -> Capability {
+    Capability::new(Resource::Frames { first, count }, Rights::all(), Level::HIGHEST)
+}
+
+/// A space with root R, child P of R and grandchild C of P.
+fn tree(slots: u32) -> (Arc<CapSpace>, RootAuthority, [CapHandle; 3]) {
+    let (space, root) = CapSpace::new(CapKey::from_seed([1; 32]), CapSpaceConfig { max_envs: 1, slots_per_env: slots })
+        .expect("space");
+    space.register_env(&root, ENV, Level::HIGHEST).expect("register");
+    let r = space.create(&root, ENV, cap(0, 100)).expect("R");
+    let p = space.derive(ENV, r, cap(0, 50)).expect("P");
+    let c = space.derive(ENV, p, cap(0, 10)).expect("C");
+    (Arc::new(space), root, [r, p, c])
+}
+
+/// Revocation of a subtree is atomic for readers: a reader that sees the
+/// parent revoked must then see the child revoked (the walk kills the
+/// parent first, so without the revocation seqlock this fails).
+#[test]
+fn revoke_is_atomic_for_verifiers() {
+    model(|| {
+        let (space, _root, [_, p, c]) = tree(4);
+        let tp = space.mint(ENV, p).expect("mint P");
+        let tc = space.mint(ENV, c).expect("mint C");
+        let revoker = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || assert_eq!(space.revoke(ENV, p), Ok(2)))
+        };
+        let parent = space.verify(ENV, tp.as_bytes());
+        let child = space.verify(ENV, tc.as_bytes());
+        assert!(
+            !(parent == Err(CapError::Revoked) && child.is_ok()),
+            "saw parent revoked but child live: partial revocation observed"
+        );
+        assert!(parent.is_ok() || parent == Err(CapError::Revoked));
+        revoker.join().expect("revoker");
+        assert_eq!(space.verify(ENV, tc.as_bytes()), Err(CapError::Revoked));
+        assert_eq!(space.verify(ENV, tp.as_bytes()), Err(CapError::Revoked));
+    });
+}
+
+/// Same property on the handle fast path, reading child first then parent.
+#[test]
+fn revoke_is_atomic_for_lookups() {
+    model(|| {
+        let (space, _root, [_, p, c]) = tree(4);
+        let revoker = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || assert_eq!(space.revoke(ENV, p), Ok(2)))
+        };
+        let parent = space.lookup(ENV, p);
+        let child = space.lookup(ENV, c);
+        assert!(!(parent.is_err() && child.is_ok()), "partial revocation observed");
+        revoker.join().expect("revoker");
+    });
+}
+
+/// Derive racing a revoke of its parent: either the derive fails with
+/// `Revoked`, or it succeeded first and the child died with the parent.
+/// Never a live child of a revoked parent, and no leaked slot.
+#[test]
+fn derive_races_revoke() {
+    model(|| {
+        let (space, _root, [r, p, _]) = tree(4);
+        let deriver = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || space.derive(ENV, p, cap(20, 5)))
+        };
+        assert_eq!(space.revoke(ENV, p).map(|n| n >= 2), Ok(true));
+        let derived = deriver.join().expect("deriver");
+        match derived {
+            Ok(x) => assert_eq!(space.lookup(ENV, x), Err(CapError::Revoked)),
+            Err(e) => assert_eq!(e, CapError::Revoked),
+        }
+        assert_eq!(space.live_caps(ENV), Ok(1));
+        assert!(space.lookup(ENV, r).is_ok());
+    });
+}
+
+/// A reader racing revocation *and reuse* of the slot it reads never sees a
+/// torn record: it gets exactly P's capability or `Revoked`, never a mix of
+/// P's and the new occupant's fields.
+#[test]
+fn slot_reuse_never_tears() {
+    model(|| {
+        let (space, _root, [r, p, c]) = tree(3);
+        let writer = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || {
+                assert_eq!(space.revoke(ENV, c), Ok(1));
+                let q = Capability::new(Resource::Frames { first: 60, count: 1 }, Rights::READ, Level::LOWEST)
+                    .with_badge(Badge(9));
+                let h = space.derive(ENV, r, q).expect("reuse");
+                assert_eq!(h.index, c.index, "the freed slot is reused");
+            })
+        };
+        match space.lookup(ENV, c) {
+            Ok(seen) => assert_eq!(seen, cap(0, 10)),
+            Err(e) => assert_eq!(e, CapError::Revoked),
+        }
+        writer.join().expect("writer");
+        assert!(space.lookup(ENV, p).is_ok());
+    });
+}
+
+/// Two overlapping revocations: exactly one kills each node, and the counts
+/// add up whichever wins.
+#[test]
+fn overlapping_revokes() {
+    model(|| {
+        let (space, _root, [r, p, c]) = tree(4);
+        let other = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || space.revoke(ENV, c))
+        };
+        let mine = space.revoke(ENV, p);
+        let theirs = other.join().expect("other");
+        match (mine, theirs) {
+            (Ok(2), Err(CapError::Revoked)) | (Ok(1), Ok(1)) => {}
+            outcome => panic!("impossible outcome {outcome:?}"),
+        }
+        assert_eq!(space.live_caps(ENV), Ok(1));
+        assert!(space.lookup(ENV, r).is_ok());
+    });
+}
