@@ -37,27 +37,53 @@ fn attenuation(rng: &mut Rng, parent: &Capability) -> Capability {
     let span = parent.resource.span();
     let off = rng.below(span.len);
     let len = 1 + rng.below(span.len - off);
-    let resource = Resource::Frames { first: span.base + off, count: len };
+    let resource = Resource::Frames {
+        first: span.base + off,
+        count: len,
+    };
     let rights = Rights::from_bits_truncate(rng.next() as u32) & parent.rights;
     // Keep DERIVE mostly, so trees grow deep.
-    let rights = if rng.below(4) != 0 { rights | (parent.rights & Rights::DERIVE) } else { rights };
+    let rights = if rng.below(4) != 0 {
+        rights | (parent.rights & Rights::DERIVE)
+    } else {
+        rights
+    };
     let level = Level::new(rng.below(u64::from(parent.level.get()) + 1) as u8).expect("level");
-    Capability { resource, rights, level, badge: parent.badge }
+    Capability {
+        resource,
+        rights,
+        level,
+        badge: parent.badge,
+    }
 }
 
 fn below(child: &Capability, parent: &Capability) -> bool {
-    child.rights.is_subset_of(parent.rights) && parent.resource.contains(&child.resource) && child.level <= parent.level
+    child.rights.is_subset_of(parent.rights)
+        && parent.resource.contains(&child.resource)
+        && child.level <= parent.level
 }
 
 #[test]
 fn concurrent_derive_verify_revoke() {
     let (space, root) = CapSpace::new(
         CapKey::from_seed([0x77; 32]),
-        CapSpaceConfig { max_envs: 1, slots_per_env: 1 << 15 },
+        CapSpaceConfig {
+            max_envs: 1,
+            slots_per_env: 1 << 15,
+        },
     )
     .expect("space");
-    space.register_env(&root, ENV, Level::HIGHEST).expect("register");
-    let top = Capability::new(Resource::Frames { first: 0, count: SPAN * THREADS as u64 }, Rights::all(), Level::HIGHEST);
+    space
+        .register_env(&root, ENV, Level::HIGHEST)
+        .expect("register");
+    let top = Capability::new(
+        Resource::Frames {
+            first: 0,
+            count: SPAN * THREADS as u64,
+        },
+        Rights::all(),
+        Level::HIGHEST,
+    );
     let top_h = space.create(&root, ENV, top).expect("create");
     let space = Arc::new(space);
 
@@ -67,12 +93,19 @@ fn concurrent_derive_verify_revoke() {
         .map(|t| {
             let (space, start) = (Arc::clone(&space), Arc::clone(&start));
             thread::spawn(move || {
-                let mut rng = Rng(0x9e37_79b9 ^ (t as u64 + 1) * 0x1_0000_0001);
+                let mut rng = Rng(0x9e37_79b9 ^ ((t as u64 + 1) * 0x1_0000_0001));
                 start.wait();
                 // Each thread's subtree root covers its own SPAN of frames.
-                let mine = top.with_resource(Resource::Frames { first: t as u64 * SPAN, count: SPAN });
+                let mine = top.with_resource(Resource::Frames {
+                    first: t as u64 * SPAN,
+                    count: SPAN,
+                });
                 let h = space.derive(ENV, top_h, mine).expect("thread root");
-                let mut nodes = vec![Node { handle: h, cap: mine, token: space.mint(ENV, h).expect("mint") }];
+                let mut nodes = vec![Node {
+                    handle: h,
+                    cap: mine,
+                    token: space.mint(ENV, h).expect("mint"),
+                }];
                 let mut attempts = 0;
                 while nodes.len() < PER_THREAD {
                     attempts += 1;
@@ -83,8 +116,15 @@ fn concurrent_derive_verify_revoke() {
                         Ok(ch) => {
                             let got = space.lookup(ENV, ch).expect("fresh child live");
                             assert_eq!(got, request);
-                            assert!(below(&got, &parent), "child {got:?} above parent {parent:?}");
-                            nodes.push(Node { handle: ch, cap: got, token: space.mint(ENV, ch).expect("mint") });
+                            assert!(
+                                below(&got, &parent),
+                                "child {got:?} above parent {parent:?}"
+                            );
+                            nodes.push(Node {
+                                handle: ch,
+                                cap: got,
+                                token: space.mint(ENV, ch).expect("mint"),
+                            });
                         }
                         Err(CapError::MissingRight(r)) => assert!(!parent.rights.contains(r)),
                         Err(e) => panic!("unexpected {e:?}"),
@@ -109,13 +149,24 @@ fn concurrent_derive_verify_revoke() {
             })
         })
         .collect();
-    let trees: Vec<Vec<Node>> = workers.into_iter().map(|w| w.join().expect("worker")).collect();
+    let trees: Vec<Vec<Node>> = workers
+        .into_iter()
+        .map(|w| w.join().expect("worker"))
+        .collect();
 
     // No handle was handed out twice.
-    let distinct: HashSet<(u32, u64)> = trees.iter().flatten().map(|n| (n.handle.index, n.handle.generation)).collect();
+    let distinct: HashSet<(u32, u64)> = trees
+        .iter()
+        .flatten()
+        .map(|n| (n.handle.index, n.handle.generation))
+        .collect();
     assert_eq!(distinct.len(), THREADS * PER_THREAD);
     let slots: HashSet<u32> = trees.iter().flatten().map(|n| n.handle.index).collect();
-    assert_eq!(slots.len(), THREADS * PER_THREAD, "two live caps share a slot");
+    assert_eq!(
+        slots.len(),
+        THREADS * PER_THREAD,
+        "two live caps share a slot"
+    );
     assert_eq!(space.live_caps(ENV), Ok(1 + THREADS * PER_THREAD));
 
     // ---- Phase 2: even threads revoke their subtree while odd threads
@@ -125,19 +176,31 @@ fn concurrent_derive_verify_revoke() {
     let start = Arc::new(Barrier::new(THREADS));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (space, trees, raced, start) =
-                (Arc::clone(&space), Arc::clone(&trees), Arc::clone(&raced), Arc::clone(&start));
+            let (space, trees, raced, start) = (
+                Arc::clone(&space),
+                Arc::clone(&trees),
+                Arc::clone(&raced),
+                Arc::clone(&start),
+            );
             thread::spawn(move || {
-                let mut rng = Rng(0x51ed ^ (t as u64 + 7) * 0x1_0000_0003);
+                let mut rng = Rng(0x51ed ^ ((t as u64 + 7) * 0x1_0000_0003));
                 start.wait();
                 if t % 2 == 0 {
-                    let n = space.revoke(ENV, trees[t][0].handle).expect("revoke own subtree");
+                    let n = space
+                        .revoke(ENV, trees[t][0].handle)
+                        .expect("revoke own subtree");
                     assert!(n >= PER_THREAD, "revoked {n} < {PER_THREAD}");
                     // After revoke returns, every descendant is dead.
                     for node in &trees[t] {
-                        assert_eq!(space.verify(ENV, node.token.as_bytes()), Err(CapError::Revoked));
+                        assert_eq!(
+                            space.verify(ENV, node.token.as_bytes()),
+                            Err(CapError::Revoked)
+                        );
                         assert_eq!(space.lookup(ENV, node.handle), Err(CapError::Revoked));
-                        assert_eq!(space.derive(ENV, node.handle, node.cap), Err(CapError::Revoked));
+                        assert_eq!(
+                            space.derive(ENV, node.handle, node.cap),
+                            Err(CapError::Revoked)
+                        );
                     }
                 } else {
                     // Verify own (never revoked) tokens: must all stay valid.
@@ -198,17 +261,35 @@ fn concurrent_derive_verify_revoke() {
     assert_eq!(space.revoke(ENV, top_h), Ok(1 + THREADS / 2 * PER_THREAD));
     assert_eq!(space.live_caps(ENV), Ok(0));
     for node in trees.iter().flatten() {
-        assert_eq!(space.verify(ENV, node.token.as_bytes()), Err(CapError::Revoked));
+        assert_eq!(
+            space.verify(ENV, node.token.as_bytes()),
+            Err(CapError::Revoked)
+        );
     }
 }
 
 #[test]
 fn concurrent_exhaustion_hands_out_each_slot_once() {
     const SLOTS: u32 = 1000;
-    let (space, root) =
-        CapSpace::new(CapKey::from_seed([1; 32]), CapSpaceConfig { max_envs: 1, slots_per_env: SLOTS }).expect("space");
-    space.register_env(&root, ENV, Level::HIGHEST).expect("register");
-    let top = Capability::new(Resource::Endpoint { first: 0, count: 10 }, Rights::all(), Level::HIGHEST);
+    let (space, root) = CapSpace::new(
+        CapKey::from_seed([1; 32]),
+        CapSpaceConfig {
+            max_envs: 1,
+            slots_per_env: SLOTS,
+        },
+    )
+    .expect("space");
+    space
+        .register_env(&root, ENV, Level::HIGHEST)
+        .expect("register");
+    let top = Capability::new(
+        Resource::Endpoint {
+            first: 0,
+            count: 10,
+        },
+        Rights::all(),
+        Level::HIGHEST,
+    );
     let top_h = space.create(&root, ENV, top).expect("create");
     let space = Arc::new(space);
     let start = Arc::new(Barrier::new(64));
@@ -228,7 +309,10 @@ fn concurrent_exhaustion_hands_out_each_slot_once() {
             })
         })
         .collect();
-    let all: Vec<CapHandle> = workers.into_iter().flat_map(|w| w.join().expect("worker")).collect();
+    let all: Vec<CapHandle> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
     assert_eq!(all.len(), SLOTS as usize - 1);
     let distinct: HashSet<u32> = all.iter().map(|h| h.index).collect();
     assert_eq!(distinct.len(), all.len());

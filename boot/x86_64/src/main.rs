@@ -27,6 +27,10 @@ use hal::{BootInfo, ExitCode};
 use log::{error, info, warn};
 use spin::Once;
 
+/// Command-line warnings printed one by one; the rest are counted, so a
+/// huge command line cannot flood the console.
+const MAX_OPTION_WARNINGS: usize = 8;
+
 /// TSC at the first Rust instruction.
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 
@@ -86,7 +90,19 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
     info!("exo {} (x86_64): entered long mode", exokernel::VERSION);
 
     let info = boot_info(magic, info_address);
-    let options = cmdline::parse(&info.command_line, |w| warn!("{w}"));
+    let mut ignored = 0;
+    let options = cmdline::parse(&info.command_line, |w| {
+        ignored += 1;
+        if ignored <= MAX_OPTION_WARNINGS {
+            warn!("{w}");
+        }
+    });
+    if ignored > MAX_OPTION_WARNINGS {
+        warn!(
+            "{} more kernel options ignored",
+            ignored - MAX_OPTION_WARNINGS
+        );
+    }
     log::set_max_level(klog::level_filter(options.log_level));
     for warning in &info.warnings {
         warn!("boot information: {warning}");

@@ -25,6 +25,8 @@ commands:
                         boot in QEMU with serial on this terminal (Ctrl-A X quits)
   test                  fmt, clippy, host tests, QEMU boot scenarios
   bench                 host benchmarks and QEMU boot timing
+  fuzz [--runs N] [TARGET...]
+                        run cargo-fuzz targets (default: all, 1,000,000 runs each)
 ";
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
@@ -55,6 +57,7 @@ fn run_command() -> Result<()> {
         "run" => run(rest),
         "test" => test(),
         "bench" => bench(),
+        "fuzz" => fuzz(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -272,6 +275,8 @@ fn test() -> Result<()> {
     ]))?;
     sh(cargo().arg("test").args(HOST_PACKAGES))?;
 
+    fuzz_targets(&fuzz_target_names()?, FUZZ_SMOKE_RUNS)?;
+
     let elf = build_kernel()?;
     let iso = iso_from(&elf, None)?;
     let kvm = kvm_usable();
@@ -350,4 +355,66 @@ fn bench() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Executions per fuzz target inside `cargo xtask test`: a smoke run that
+/// catches regressions in seconds; `cargo xtask fuzz` runs the long campaign.
+const FUZZ_SMOKE_RUNS: u64 = 20_000;
+
+/// Executions per target for `cargo xtask fuzz` without `--runs`.
+const FUZZ_CAMPAIGN_RUNS: u64 = 1_000_000;
+
+fn fuzz_target_names() -> Result<Vec<String>> {
+    let out = Command::new("cargo")
+        .args(["+nightly", "fuzz", "list"])
+        .current_dir(root().join("fuzz"))
+        .output()
+        .context("running cargo fuzz list (cargo xtask setup installs cargo-fuzz)")?;
+    if !out.status.success() {
+        bail!(
+            "cargo fuzz list failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn fuzz_targets(targets: &[String], runs: u64) -> Result<()> {
+    setup::fuzzing()?;
+    for target in targets {
+        sh(Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-runs={runs}"))
+            .current_dir(root().join("fuzz")))?;
+        println!("fuzz target {target}: {runs} executions, no crash");
+    }
+    Ok(())
+}
+
+fn fuzz(args: &[String]) -> Result<()> {
+    setup::run()?;
+    let mut runs = FUZZ_CAMPAIGN_RUNS;
+    let mut targets = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--runs" {
+            i += 1;
+            runs = args
+                .get(i)
+                .and_then(|n| n.parse().ok())
+                .context("--runs needs a number")?;
+        } else {
+            targets.push(args[i].clone());
+        }
+        i += 1;
+    }
+    if targets.is_empty() {
+        targets = fuzz_target_names()?;
+    }
+    fuzz_targets(&targets, runs)
 }

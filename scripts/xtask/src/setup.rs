@@ -95,6 +95,38 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// Makes `cargo +nightly fuzz` work: the nightly toolchain and cargo-fuzz.
+///
+/// # Errors
+/// If either cannot be installed.
+pub fn fuzzing() -> Result<()> {
+    let nightly = Command::new("rustup")
+        .args(["toolchain", "list"])
+        .output()
+        .context("running rustup")?;
+    if !String::from_utf8_lossy(&nightly.stdout)
+        .lines()
+        .any(|l| l.starts_with("nightly"))
+    {
+        sh(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    let has_fuzz = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_fuzz {
+        sh(Command::new("cargo").args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    Ok(())
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
