@@ -2,6 +2,7 @@
 //! verifiers and racing derivers, checking the capability invariants.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
@@ -173,14 +174,18 @@ fn concurrent_derive_verify_revoke() {
     // verify everything and race derivations against the revocations. ------
     let trees = Arc::new(trees);
     let raced: Arc<Mutex<Vec<CapHandle>>> = Arc::new(Mutex::new(vec![]));
+    // How often a watcher saw a token live and later dead (evidence the
+    // phases really overlapped; printed, not asserted, as it is timing-bound).
+    let transitions = Arc::new(AtomicUsize::new(0));
     let start = Arc::new(Barrier::new(THREADS));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (space, trees, raced, start) = (
+            let (space, trees, raced, start, transitions) = (
                 Arc::clone(&space),
                 Arc::clone(&trees),
                 Arc::clone(&raced),
                 Arc::clone(&start),
+                Arc::clone(&transitions),
             );
             thread::spawn(move || {
                 let mut rng = Rng(0x51ed ^ ((t as u64 + 7) * 0x1_0000_0003));
@@ -218,7 +223,12 @@ fn concurrent_derive_verify_revoke() {
                                     assert!(!dead[i], "token came back to life");
                                     assert_eq!(v.cap, node.cap);
                                 }
-                                Err(CapError::Revoked) => dead[i] = true,
+                                Err(CapError::Revoked) => {
+                                    if !dead[i] && round > 0 {
+                                        transitions.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    dead[i] = true;
+                                }
                                 Err(e) => panic!("unexpected {e:?}"),
                             }
                         }
@@ -240,6 +250,11 @@ fn concurrent_derive_verify_revoke() {
         w.join().expect("phase 2 worker");
     }
 
+    println!(
+        "raced derivations that succeeded: {}; live-to-revoked transitions seen: {}",
+        raced.lock().expect("raced").len(),
+        transitions.load(Ordering::Relaxed)
+    );
     // Every child derived from a victim during the race died with it.
     for &h in raced.lock().expect("raced").iter() {
         assert_eq!(space.lookup(ENV, h), Err(CapError::Revoked));

@@ -33,7 +33,10 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let (space, root) = CapSpace::new(
             CapKey::from_seed(*b"exo fuzz fixture seed, not real!"),
-            CapSpaceConfig { max_envs: 3, slots_per_env: 64 },
+            CapSpaceConfig {
+                max_envs: 3,
+                slots_per_env: 64,
+            },
         )
         .expect("space");
         let high = Level::HIGHEST;
@@ -41,11 +44,28 @@ fn fixture() -> &'static Fixture {
         space.register_env(&root, EnvId(1), high).expect("env 1");
         // EnvId(2) stays unregistered.
         let resources = [
-            Resource::Frames { first: 0, count: 1 << 20 },
-            Resource::CpuTime { core: 1, first: 0, count: 64 },
-            Resource::Dma { device: 3, base: 0x1000_0000, len: 1 << 24 },
-            Resource::Irq { first: 32, count: 16 },
-            Resource::Mmio { base: 0xfee0_0000, len: 0x1000 },
+            Resource::Frames {
+                first: 0,
+                count: 1 << 20,
+            },
+            Resource::CpuTime {
+                core: 1,
+                first: 0,
+                count: 64,
+            },
+            Resource::Dma {
+                device: 3,
+                base: 0x1000_0000,
+                len: 1 << 24,
+            },
+            Resource::Irq {
+                first: 32,
+                count: 16,
+            },
+            Resource::Mmio {
+                base: 0xfee0_0000,
+                len: 0x1000,
+            },
             Resource::Endpoint { first: 0, count: 8 },
             Resource::Environment { first: 1, count: 1 },
         ];
@@ -55,10 +75,17 @@ fn fixture() -> &'static Fixture {
             let cap = Capability::new(resource, Rights::all(), high).with_badge(Badge(i as u64));
             let h = space.create(&root, EnvId(0), cap).expect("create");
             live.push((EnvId(0), *space.mint(EnvId(0), h).expect("mint").as_bytes()));
-            let narrow = cap.with_rights(Rights::READ | Rights::GRANT).with_level(Level::LOWEST);
+            let narrow = cap
+                .with_rights(Rights::READ | Rights::GRANT)
+                .with_level(Level::LOWEST);
             let c = space.derive(EnvId(0), h, narrow).expect("derive");
-            let moved = space.transfer(EnvId(0), c, EnvId(1), Rights::READ).expect("transfer");
-            live.push((EnvId(1), *space.mint(EnvId(1), moved).expect("mint").as_bytes()));
+            let moved = space
+                .transfer(EnvId(0), c, EnvId(1), Rights::READ)
+                .expect("transfer");
+            live.push((
+                EnvId(1),
+                *space.mint(EnvId(1), moved).expect("mint").as_bytes(),
+            ));
             let doomed = space.derive(EnvId(0), h, cap).expect("derive");
             let t = *space.mint(EnvId(0), doomed).expect("mint").as_bytes();
             space.revoke(EnvId(0), doomed).expect("revoke");
@@ -72,13 +99,19 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
 
     if let Ok(t) = UnverifiedToken::decode(data) {
-        assert_eq!(&t.claims_unverified().encode_payload()[..], &data[..PAYLOAD_LEN], "non-canonical decode");
+        assert_eq!(
+            &t.claims_unverified().encode_payload()[..],
+            &data[..PAYLOAD_LEN],
+            "non-canonical decode"
+        );
     }
 
     for env in ENVS {
         if f.space.verify(env, data).is_ok() {
             assert!(
-                f.live.iter().any(|(owner, t)| *owner == env && t[..] == *data),
+                f.live
+                    .iter()
+                    .any(|(owner, t)| *owner == env && t[..] == *data),
                 "forged, replayed or foreign token accepted"
             );
         }
@@ -93,7 +126,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let accepted = f.space.verify(owner, &t).is_ok();
         let live = pick & 0x80 == 0;
-        assert_eq!(accepted, live && t == genuine, "mutated token verdict wrong");
+        assert_eq!(
+            accepted,
+            live && t == genuine,
+            "mutated token verdict wrong"
+        );
         // Truncations of genuine tokens never verify.
         let cut = rest.len() % TOKEN_LEN;
         assert!(f.space.verify(owner, &genuine[..cut]).is_err());

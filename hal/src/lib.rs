@@ -43,3 +43,16 @@ impl ExitCode {
         ((self as u32) << 1 | 1) as i32
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ExitCode;
+
+    /// The QEMU harness (`tests/`) expects exactly these statuses.
+    #[test]
+    fn qemu_statuses_are_what_the_harness_expects() {
+        assert_eq!(ExitCode::Success.qemu_status(), 33);
+        assert_eq!(ExitCode::Failure.qemu_status(), 35);
+        assert_eq!(ExitCode::Panic.qemu_status(), 37);
+    }
+}

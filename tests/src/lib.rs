@@ -237,7 +237,8 @@ impl Qemu {
         }
         let status = if Instant::now() >= deadline {
             let _ = self.child.kill();
-            self.child.wait().ok().and(None)
+            let _ = self.child.wait();
+            None
         } else {
             self.child.wait().ok().and_then(|s| s.code())
         };

@@ -8,7 +8,6 @@ use log::info;
 const CALIBRATION_MS: u64 = 10;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
-static APIC_TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
 
 /// Timer interrupts taken since boot.
 pub fn ticks() -> u64 {
@@ -32,7 +31,6 @@ pub fn calibrate_tsc() {
 pub fn start(hz: u32) {
     let count = lapic::measure_timer(|| pit::busy_wait_ms(CALIBRATION_MS));
     let per_ms = u64::from(count) / CALIBRATION_MS;
-    APIC_TICKS_PER_MS.store(per_ms, Ordering::Relaxed);
     trap::set_timer_handler(on_tick);
     let period = (per_ms * 1000 / u64::from(hz.max(1))).clamp(1, u64::from(u32::MAX)) as u32;
     lapic::start_periodic(trap::TIMER_VECTOR, period);

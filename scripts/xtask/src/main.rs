@@ -274,6 +274,13 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     sh(cargo().arg("test").args(HOST_PACKAGES))?;
+    // loom models of the capability state machine; their own target dir, as
+    // `--cfg loom` would otherwise invalidate the normal build.
+    sh(cargo()
+        .env("RUSTFLAGS", "--cfg loom")
+        .args(["test", "-p", "exokernel", "--release", "--test", "cap_loom"])
+        .arg("--target-dir")
+        .arg(target_dir().join("loom")))?;
 
     fuzz_targets(&fuzz_target_names()?, FUZZ_SMOKE_RUNS)?;
 

@@ -22,7 +22,7 @@ pub const APIC_SPURIOUS_VECTOR: u8 = 255;
 /// Registers saved on entry, lowest address first (the push order reversed).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
-#[allow(missing_docs)]
+#[expect(missing_docs, reason = "register names are their own documentation")]
 pub struct TrapFrame {
     pub r15: u64,
     pub r14: u64,
