@@ -158,8 +158,8 @@ pub fn init() {
             let address = VirtAddr::new(address);
             // SAFETY: (all arms) every address is one of the stubs above,
             // which save all state, call `dispatch`, restore and `iretq`;
-            // vectors 8 and 17 are stubbed as pushing an error code, as the
-            // CPU does for them.
+            // the vectors the CPU pushes an error code for (8, 10-14, 17,
+            // 21, 29, 30) have stubs that push none of their own.
             let options = unsafe {
                 match vector {
                     8 => idt.double_fault.set_handler_addr(address),
