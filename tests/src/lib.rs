@@ -20,22 +20,6 @@ pub mod scenarios;
 /// Serial lines kept for the failure report.
 pub const TAIL_LINES: usize = 40;
 
-/// The status QEMU exits with when the kernel writes `code` to
-/// `isa-debug-exit`.
-pub const fn debug_exit_status(code: u32) -> i32 {
-    ((code << 1) | 1) as i32
-}
-
-/// Kernel exit codes (mirrors `hal::ExitCode`, which is `no_std`-side).
-pub mod exit_code {
-    /// All self-tests passed.
-    pub const SUCCESS: u32 = 0x10;
-    /// A self-test failed or boot could not continue.
-    pub const FAILURE: u32 = 0x11;
-    /// Panic or fatal exception.
-    pub const PANIC: u32 = 0x12;
-}
-
 /// Which firmware boots the x86_64 ISO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Firmware {
@@ -321,9 +305,9 @@ mod tests {
 
     #[test]
     fn status_mapping_matches_qemu() {
-        assert_eq!(debug_exit_status(exit_code::SUCCESS), 33);
-        assert_eq!(debug_exit_status(exit_code::FAILURE), 35);
-        assert_eq!(debug_exit_status(exit_code::PANIC), 37);
+        assert_eq!(hal::ExitCode::Success.qemu_status(), 33);
+        assert_eq!(hal::ExitCode::Failure.qemu_status(), 35);
+        assert_eq!(hal::ExitCode::Panic.qemu_status(), 37);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The x86_64 boot scenarios `cargo xtask test` runs, each a kernel command
 //! line, a machine, and what the serial log and exit status must show.
 
-use crate::{Expect, Firmware, debug_exit_status, exit_code};
+use crate::{Expect, Firmware};
+use hal::ExitCode;
 use std::time::Duration;
 
 /// The line every boot prints once the kernel is up.
@@ -41,7 +42,7 @@ fn self_test_pass(extra: &[&str]) -> Expect {
     let mut required = lines(&[BOOT_MARKER, "self-tests:", " 0 failed"]);
     required.extend(lines(extra));
     Expect {
-        status: debug_exit_status(exit_code::SUCCESS),
+        status: ExitCode::Success.qemu_status(),
         lines: required,
         absent: crash_lines(),
     }
@@ -116,7 +117,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             expect: Expect {
-                status: debug_exit_status(exit_code::PANIC),
+                status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
                     BOOT_MARKER,
                     "!!! EXCEPTION 14 (page fault)",
@@ -138,7 +139,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             expect: Expect {
-                status: debug_exit_status(exit_code::PANIC),
+                status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
                     BOOT_MARKER,
                     "!!! KERNEL PANIC at boot/x86_64/src/crash.rs",
@@ -157,7 +158,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             expect: Expect {
-                status: debug_exit_status(exit_code::PANIC),
+                status: ExitCode::Panic.qemu_status(),
                 lines: lines(&["!!! EXCEPTION 6 (invalid opcode)", "RIP=", "backtrace:"]),
                 absent: vec![],
             },

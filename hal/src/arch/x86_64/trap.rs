@@ -156,10 +156,9 @@ pub fn init() {
         let mut idt = InterruptDescriptorTable::new();
         for (vector, address) in stub_table() {
             let address = VirtAddr::new(address);
-            // SAFETY: (all arms) every address is one of the stubs above,
-            // which save all state, call `dispatch`, restore and `iretq`;
-            // the vectors the CPU pushes an error code for (8, 10-14, 17,
-            // 21, 29, 30) have stubs that push none of their own.
+            // Error-code vectors (8, 10-14, 17, 21, 29, 30) use ERR stubs.
+            // SAFETY: each address is a stub above: it saves all state,
+            // calls `dispatch`, restores and `iretq`s.
             let options = unsafe {
                 match vector {
                     8 => idt.double_fault.set_handler_addr(address),
