@@ -285,6 +285,39 @@ impl<'a> FrameAllocator<'a> {
         }
     }
 
+    /// Like [`allocate_contiguous`](Self::allocate_contiguous) but takes
+    /// the highest such run, so long-lived kernel regions (the heap) leave
+    /// low memory to the devices that can only reach it.
+    pub fn allocate_contiguous_high(&mut self, count: u64, align: u64, below: u64) -> Option<u64> {
+        if count == 0 || !align.is_power_of_two() || count > self.free {
+            return None;
+        }
+        let align = align.max(FRAME_SIZE);
+        let bytes = count.checked_mul(FRAME_SIZE)?;
+        let top = self.address(self.frames).min(below);
+        let mut address = top.checked_sub(bytes)? / align * align;
+        loop {
+            if address < self.base {
+                return None;
+            }
+            let start = (address - self.base) / FRAME_SIZE;
+            let end = start + count;
+            // The highest used frame decides: any run holding it is out,
+            // so the next candidate must end at or below it.
+            match (start..end).rev().find(|&i| self.is_used(i)) {
+                None => {
+                    for i in start..end {
+                        self.set(i, true);
+                    }
+                    return Some(address);
+                }
+                Some(used) => {
+                    address = self.address(used).checked_sub(bytes)? / align * align;
+                }
+            }
+        }
+    }
+
     /// Returns the frame at `address` to the free pool.
     ///
     /// # Errors

@@ -16,6 +16,7 @@ extern crate std;
 pub mod bootlog;
 pub mod cap;
 pub mod cmdline;
+pub mod entropy;
 pub mod frames;
 pub mod klog;
 pub mod ktest;

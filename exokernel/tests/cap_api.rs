@@ -607,3 +607,68 @@ fn errors_display() {
         "token authentication tag mismatch"
     );
 }
+
+#[test]
+fn delete_drops_one_capability_and_keeps_descendants_revocable() {
+    let (space, root) = setup(16);
+    let r = space.create(&root, A, root_cap()).expect("create");
+    let mid = space.derive(A, r, root_cap()).expect("mid");
+    let leaf = space
+        .derive(A, mid, root_cap().with_rights(Rights::READ | Rights::GRANT))
+        .expect("leaf");
+    let remote = space.transfer(A, mid, B, Rights::READ).expect("remote");
+    let token = space.mint(A, mid).expect("token");
+
+    assert_eq!(space.delete(A, mid), Ok(()));
+    assert_eq!(space.lookup(A, mid), Err(CapError::Revoked));
+    assert_eq!(space.verify(A, token.as_bytes()), Err(CapError::Revoked));
+    assert_eq!(
+        space.delete(A, mid),
+        Err(CapError::Revoked),
+        "double delete"
+    );
+    // Its children live on …
+    assert!(space.lookup(A, leaf).is_ok());
+    assert!(space.lookup(B, remote).is_ok());
+    assert_eq!(space.live_caps(A), Ok(2));
+    // … and still die with the grandparent.
+    assert_eq!(space.revoke(A, r), Ok(3));
+    assert_eq!(space.lookup(A, leaf), Err(CapError::Revoked));
+    assert_eq!(space.lookup(B, remote), Err(CapError::Revoked));
+    assert_eq!(
+        space.delete(UNREGISTERED, r),
+        Err(CapError::UnknownEnvironment(UNREGISTERED))
+    );
+}
+
+#[test]
+fn unregister_env_tears_down_its_table() {
+    let (space, root) = setup(16);
+    let r = space.create(&root, A, root_cap()).expect("create");
+    let child = space.derive(A, r, root_cap()).expect("child");
+    let given = space.transfer(A, child, B, Rights::READ).expect("give");
+    let b_own = space.create(&root, B, root_cap()).expect("B's own");
+    let from_b = space.transfer(B, b_own, A, Rights::READ).expect("to A");
+    let token = space.mint(A, r).expect("token");
+
+    assert_eq!(space.unregister_env(&root, A), Ok(3));
+    assert_eq!(space.lookup(A, r), Err(CapError::UnknownEnvironment(A)));
+    assert_eq!(
+        space.unregister_env(&root, A),
+        Err(CapError::UnknownEnvironment(A))
+    );
+    // What A gave away survives as a root; what B gave A is gone from A only.
+    assert!(space.lookup(B, given).is_ok());
+    assert!(space.lookup(B, b_own).is_ok());
+    assert_eq!(space.revoke(B, b_own), Ok(1));
+
+    // Re-registering the id gives an empty table; old handles and tokens
+    // stay dead because generations never go back.
+    space.register_env(&root, A, level(8)).expect("again");
+    assert_eq!(space.live_caps(A), Ok(0));
+    assert_eq!(space.lookup(A, r), Err(CapError::Revoked));
+    assert_eq!(space.lookup(A, from_b), Err(CapError::Revoked));
+    assert_eq!(space.verify(A, token.as_bytes()), Err(CapError::Revoked));
+    let fresh = space.create(&root, A, root_cap()).expect("fresh");
+    assert_ne!(fresh, r, "a reused slot gets a new generation");
+}

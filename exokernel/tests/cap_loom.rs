@@ -260,3 +260,38 @@ fn overlapping_revokes() {
         assert!(space.lookup(ENV, r).is_ok());
     });
 }
+
+/// Deleting a middle node while another thread revokes the root: the
+/// spliced-out node's child must still die with the root, whichever runs
+/// first, and nothing is left behind.
+#[test]
+fn delete_racing_revoke_keeps_the_child_revocable() {
+    model(|| {
+        let (space, _root, [r, p, c]) = tree(4);
+        let deleter = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || space.delete(ENV, p))
+        };
+        let revoker = {
+            let space = Arc::clone(&space);
+            thread::spawn(move || {
+                let n = space.revoke(ENV, r);
+                (n, space.lookup(ENV, c))
+            })
+        };
+        let deleted = deleter.join().expect("deleter");
+        let (revoked, child_after) = revoker.join().expect("revoker");
+        match deleted {
+            // Delete first: the revoke finds R and C (C now under R).
+            Ok(()) => assert_eq!(revoked, Ok(2)),
+            // Revoke first: P was already dead.
+            Err(e) => {
+                assert_eq!(e, CapError::Revoked);
+                assert_eq!(revoked, Ok(3));
+            }
+        }
+        assert_eq!(child_after, Err(CapError::Revoked));
+        assert_eq!(space.lookup(ENV, p), Err(CapError::Revoked));
+        assert_eq!(space.live_caps(ENV), Ok(0));
+    });
+}

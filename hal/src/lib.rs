@@ -15,6 +15,7 @@ extern crate std;
 pub mod acpi;
 pub mod bootinfo;
 pub mod console;
+pub mod entropy;
 pub mod multiboot;
 
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
@@ -22,6 +23,7 @@ pub mod arch;
 
 pub use bootinfo::{AcpiRoot, BootInfo, BootModule, BootWarning, MemoryKind, MemoryRegion};
 pub use console::Console;
+pub use entropy::EntropySource;
 
 /// How a test or a crashed kernel leaves the machine; the QEMU harness maps
 /// each to a distinct process exit status.

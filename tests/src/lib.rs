@@ -56,6 +56,8 @@ pub struct X86Machine {
     pub firmware: Firmware,
     /// The `-machine` argument, e.g. `q35` or `pc,acpi=off`.
     pub machine: String,
+    /// The `-cpu` model, e.g. `max` or `qemu64` (no RDRAND).
+    pub cpu: String,
     /// Serial and QEMU's monitor multiplexed on the terminal (Ctrl-A X
     /// quits), instead of serial alone on a pipe.
     pub interactive: bool,
@@ -67,7 +69,7 @@ impl X86Machine {
     pub fn command(&self, kvm: bool) -> Command {
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-machine", &self.machine])
-            .args(["-cpu", "max"])
+            .args(["-cpu", &self.cpu])
             .args(["-m", &self.memory_mib.to_string()])
             .args(["-display", "none"])
             .args(["-no-reboot"])
@@ -350,6 +352,7 @@ mod tests {
             memory_mib: 256,
             firmware: Firmware::Uefi,
             machine: "pc,acpi=off".into(),
+            cpu: "qemu64".into(),
             interactive: false,
         };
         let args: Vec<String> = m
@@ -361,6 +364,7 @@ mod tests {
         assert!(joined.contains("-no-reboot"));
         assert!(joined.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(joined.contains("-machine pc,acpi=off"));
+        assert!(joined.contains("-cpu qemu64"));
         assert!(joined.contains(OVMF));
         assert!(joined.contains("-accel tcg"));
     }

@@ -12,6 +12,10 @@ pub const BOOT_MARKER: &str = "booted in";
 /// chipset (PCIe, ACPI with MADT/HPET/MCFG).
 pub const DEFAULT_MACHINE: &str = "q35";
 
+/// The CPU model every scenario uses unless it needs another: every
+/// feature TCG emulates (RDRAND, RDSEED, NX, …).
+pub const DEFAULT_CPU: &str = "max";
+
 /// One boot test.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -23,6 +27,8 @@ pub struct Scenario {
     pub firmware: Firmware,
     /// The `-machine` argument.
     pub machine: &'static str,
+    /// The `-cpu` argument.
+    pub cpu: &'static str,
     /// Requirements.
     pub expect: Expect,
     /// Hard limit on the run.
@@ -68,7 +74,13 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "test".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
-            expect: self_test_pass(&["MADT:", "local APIC timer"]),
+            cpu: DEFAULT_CPU,
+            expect: self_test_pass(&[
+                "MADT:",
+                "local APIC timer",
+                "capability key: seeded from RDSEED",
+                "capability mint",
+            ]),
             timeout,
         },
         Scenario {
@@ -76,6 +88,7 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "test".into(),
             firmware: Firmware::Uefi,
             machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
             expect: self_test_pass(&["MADT:"]),
             timeout,
         },
@@ -84,6 +97,7 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "test frobnicate=1 log=loud timer_hz=0".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
             expect: self_test_pass(&[
                 "unknown kernel option 'frobnicate=1'; ignored",
                 "bad value 'loud' for kernel option 'log'; ignored",
@@ -96,6 +110,7 @@ pub fn all() -> Vec<Scenario> {
             cmdline: long_command_line(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
             expect: self_test_pass(&[
                 "unknown kernel option 'opt000=",
                 "more kernel options ignored",
@@ -108,7 +123,20 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "test".into(),
             firmware: Firmware::Bios,
             machine: "pc,acpi=off",
+            cpu: DEFAULT_CPU,
             expect: self_test_pass(&["no ACPI RSDP"]),
+            timeout,
+        },
+        Scenario {
+            name: "no hardware RNG",
+            cmdline: "test".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            // QEMU's baseline 64-bit model has neither RDRAND nor RDSEED.
+            cpu: "qemu64",
+            expect: self_test_pass(&[
+                "capability key: no usable RDSEED/RDRAND; seeded from cycle-counter jitter only",
+            ]),
             timeout,
         },
         Scenario {
@@ -116,6 +144,7 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "crash=pagefault".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
@@ -138,6 +167,7 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "crash=panic".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
@@ -157,6 +187,7 @@ pub fn all() -> Vec<Scenario> {
             cmdline: "crash=ud".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&["!!! EXCEPTION 6 (invalid opcode)", "RIP=", "backtrace:"]),

@@ -1,20 +1,23 @@
 //! The kernel heap: a linked-list allocator over contiguous frames.
 
 use exokernel::frames::FRAME_SIZE;
+use hal::arch::x86_64::IDENTITY_MAP_LIMIT;
 use linked_list_allocator::LockedHeap;
 use log::info;
 
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 
-/// Heap size: 4 MiB, enough for boot-time tables and the self-tests; the
-/// exokernel's own data grows in frames it allocates directly.
-pub const HEAP_BYTES: u64 = 4 << 20;
+/// Heap size: 16 MiB, for boot-time tables (the capability space takes
+/// about 1.1 MiB), the self-tests and environment bookkeeping.
+pub const HEAP_BYTES: u64 = 16 << 20;
 
-/// Carves the heap out of the frame allocator.
+/// Carves the heap out of the top of identity-mapped RAM.
 pub fn init() {
     let frames = HEAP_BYTES / FRAME_SIZE;
-    let start = match crate::memory::with(|a| a.allocate_contiguous(frames, FRAME_SIZE, u64::MAX)) {
+    let start = match crate::memory::with(|a| {
+        a.allocate_contiguous_high(frames, FRAME_SIZE, IDENTITY_MAP_LIMIT)
+    }) {
         Ok(Some(start)) => start,
         _ => crate::fail_boot(format_args!(
             "no {HEAP_BYTES} contiguous bytes for the heap"

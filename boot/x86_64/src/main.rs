@@ -3,14 +3,15 @@
 //! [`entry`] takes the CPU from GRUB's 32-bit protected mode to long mode;
 //! `kernel_main` then brings the machine up in the order each step needs:
 //! console and logger, descriptor tables and exception handlers, boot
-//! information, the frame allocator, the heap, ACPI, interrupt controllers
-//! and the timer. It prints the boot marker, then runs the self-tests when
+//! information, the frame allocator, the heap, the capability space (keyed
+//! from hardware entropy), ACPI, interrupt controllers and the timer. It prints the boot marker, then runs the self-tests when
 //! the command line says `test`, or idles.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod caps;
 mod crash;
 mod entry;
 mod heap;
@@ -45,6 +46,10 @@ pub struct BootState {
     pub platform: Option<acpi::Platform>,
     /// The boot CPU's local APIC.
     pub lapic: lapic::LapicInfo,
+    /// The capability system.
+    pub caps: exokernel::cap::CapSpace,
+    /// The authority to create capabilities and register environments.
+    pub root: exokernel::cap::RootAuthority,
 }
 
 /// Set once boot has finished.
@@ -120,6 +125,7 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
     timer::calibrate_tsc();
     memory::init(&info);
     heap::init();
+    let (caps, root) = caps::init();
 
     let platform = info.acpi.and_then(|root| match acpi::discover(root) {
         Ok(platform) => Some(platform),
@@ -166,6 +172,8 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
         options,
         platform,
         lapic,
+        caps,
+        root,
     });
 
     if let Some(crash) = state.options.crash {

@@ -167,6 +167,50 @@ impl Forest {
         }
     }
 
+    /// Removes node `id` alone: its children move up to its parent (or
+    /// become roots) and `id` is detached.
+    /// O(children). Every descendant stays a descendant of every ancestor
+    /// `id` had, so revoking any of them still reaches it.
+    pub(crate) fn splice_out(&mut self, id: u32) {
+        let parent = self.node(id).parent;
+        let mut child = self.node(id).first_child;
+        while child != NIL {
+            let next = self.node(child).next;
+            if let Some(node) = self.node_mut(child) {
+                node.parent = NIL;
+                node.next = NIL;
+                node.prev = NIL;
+            }
+            // With no parent the child becomes a root (roots keep no
+            // sibling list).
+            if parent != NIL {
+                self.link_existing(parent, child);
+            }
+            child = next;
+        }
+        if let Some(node) = self.node_mut(id) {
+            node.first_child = NIL;
+        }
+        self.unlink(id);
+    }
+
+    /// Links the detached node `child` (which may have children of its own)
+    /// as the first child of `parent`.
+    fn link_existing(&mut self, parent: u32, child: u32) {
+        let old_first = self.node(parent).first_child;
+        if let Some(node) = self.node_mut(child) {
+            node.parent = parent;
+            node.next = old_first;
+            node.prev = NIL;
+        }
+        if let Some(sibling) = self.node_mut(old_first) {
+            sibling.prev = child;
+        }
+        if let Some(p) = self.node_mut(parent) {
+            p.first_child = child;
+        }
+    }
+
     /// Revokes the subtree rooted at `root`: calls `kill(env, index)` on
     /// every node in pre-order (root first), frees the slots for which it
     /// returns `true`, and detaches the subtree. Returns the node count.
@@ -309,5 +353,39 @@ mod tests {
         assert!(Forest::new(0, 4).is_err());
         assert!(Forest::new(4, 0).is_err());
         assert!(Forest::new(u32::MAX, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn splice_out_moves_children_to_the_grandparent() {
+        let mut f = Forest::new(1, 8).unwrap();
+        for _ in 0..6 {
+            f.alloc(0).unwrap();
+        }
+        // 0 ── 1 ─┬─ 2 ── 4
+        //         └─ 3
+        // 5 ── (nothing)
+        f.link(None, 0);
+        f.link(Some(0), 1);
+        f.link(Some(1), 2);
+        f.link(Some(1), 3);
+        f.link(Some(2), 4);
+        f.link(None, 5);
+        f.splice_out(1);
+        f.release(0, 1);
+        // Revoking 0 still reaches 2, 3 and 4, but not 1.
+        let mut seen = vec![];
+        assert_eq!(
+            f.revoke_subtree(0, |e, i| {
+                seen.push((e, i));
+                true
+            }),
+            4
+        );
+        seen.sort_unstable();
+        assert_eq!(seen, vec![(0, 0), (0, 2), (0, 3), (0, 4)]);
+        // A root's children become roots.
+        f.link(Some(5), 2);
+        f.splice_out(5);
+        assert_eq!(f.revoke_subtree(2, |_, _| true), 1);
     }
 }

@@ -277,6 +277,65 @@ impl CapSpace {
         Ok(count)
     }
 
+    /// **delete**: drops `cap` from `env`'s table without revoking what was
+    /// derived or transferred from it; those move up to `cap`'s parent, so
+    /// revoking any ancestor still reaches them. Needs no right: holding a
+    /// capability is enough to give it up.
+    ///
+    /// # Errors
+    /// [`CapError::UnknownEnvironment`], [`CapError::BadIndex`],
+    /// [`CapError::Revoked`].
+    pub fn delete(&self, env: EnvId, cap: CapHandle) -> Result<(), CapError> {
+        let (table, _) = self.registered(env)?;
+        let mut tree = self.tree.lock();
+        Self::read_locked(table, cap)?;
+        Self::remove_locked(&mut tree, table, cap.index);
+        Ok(())
+    }
+
+    /// Tears environment `env` down: deletes every capability in its table
+    /// (descendants held by other environments survive, re-parented as in
+    /// [`delete`](Self::delete)) and unregisters it. Its old handles and
+    /// tokens stay dead even if the id is registered again, because slot
+    /// generations never go back. Returns how many capabilities it held.
+    ///
+    /// O(table capacity + children of its capabilities), under the tree
+    /// lock.
+    ///
+    /// # Errors
+    /// [`CapError::UnknownEnvironment`] if `env` is not registered.
+    pub fn unregister_env(&self, _root: &RootAuthority, env: EnvId) -> Result<usize, CapError> {
+        let (table, _) = self.registered(env)?;
+        let mut tree = self.tree.lock();
+        let mut count = 0;
+        for index in 0..self.config.slots_per_env {
+            let live = table
+                .slot(index)
+                .is_ok_and(|slot| is_live(slot.generation(Ordering::Relaxed)));
+            if live {
+                Self::remove_locked(&mut tree, table, index);
+                count += 1;
+            }
+        }
+        table.clear_clearance();
+        Ok(count)
+    }
+
+    /// Kills live slot `index` of `table`, splices it out of the forest and
+    /// frees it. Caller holds the tree lock and checked the slot is live.
+    ///
+    /// One slot's generation change is atomic for readers on its own, and
+    /// no other slot changes, so this needs no seqlock window.
+    fn remove_locked(tree: &mut Forest, table: &CapTable, index: u32) {
+        let env = table.env().0;
+        let id = tree.id(env, index);
+        tree.splice_out(id);
+        fence(Ordering::Release);
+        if table.slot(index).is_ok_and(Slot::kill) {
+            tree.release(env, index);
+        }
+    }
+
     /// **lookup** — the syscall fast path: the capability behind `handle`
     /// in `env`'s table, without any MAC work.
     ///

@@ -141,7 +141,8 @@ impl Slot {
     /// Kills a live slot (generation to the next even value); returns
     /// whether the slot may be reused.
     ///
-    /// Caller holds the tree lock and is inside the revocation seqlock
+    /// Caller holds the tree lock and, when killing several slots that
+    /// must die together (a revocation), is inside the revocation seqlock
     /// window (sequence odd, release fence issued).
     pub(crate) fn kill(&self) -> bool {
         let live = self.generation.load(Ordering::Relaxed);
@@ -203,6 +204,11 @@ impl CapTable {
     pub(crate) fn set_clearance(&self, level: Level) {
         self.clearance
             .store(u32::from(level.get()) + 1, Ordering::Release);
+    }
+
+    /// Unregisters the environment. Caller holds the tree lock.
+    pub(crate) fn clear_clearance(&self) {
+        self.clearance.store(0, Ordering::Release);
     }
 
     /// Slot `index`.

@@ -114,6 +114,47 @@ fn contiguous_allocation_respects_alignment_and_limit() {
 }
 
 #[test]
+fn high_contiguous_allocation_takes_the_top() {
+    let map = pc_map();
+    let reserved = [(0, MIB)];
+    let (plan, mut bits) = build(&map, &reserved);
+    let mut alloc = FrameAllocator::new(&plan, &mut bits, &map, &reserved).expect("new");
+    let before = alloc.free_frames();
+    // Usable RAM ends at 127 MiB.
+    let heap = alloc
+        .allocate_contiguous_high(4 * MIB / FRAME_SIZE, FRAME_SIZE, u64::MAX)
+        .expect("heap");
+    assert_eq!(heap, 123 * MIB);
+    assert_eq!(alloc.free_frames(), before - 1024);
+    // A used frame in the way pushes the next run below it.
+    let next = alloc
+        .allocate_contiguous_high(2, 64 * 1024, 16 * MIB)
+        .expect("below 16 MiB");
+    assert_eq!(next, 16 * MIB - 64 * 1024);
+    let under = alloc
+        .allocate_contiguous_high(16, 64 * 1024, u64::MAX)
+        .expect("under the heap");
+    assert_eq!(under, 123 * MIB - 64 * 1024);
+    // Low memory is left alone.
+    assert_eq!(
+        alloc.allocate(),
+        Some(MIB + plan.bitmap_bytes.next_multiple_of(FRAME_SIZE))
+    );
+    // Bad requests.
+    assert_eq!(
+        alloc.allocate_contiguous_high(0, FRAME_SIZE, u64::MAX),
+        None
+    );
+    assert_eq!(alloc.allocate_contiguous_high(4, 3, u64::MAX), None);
+    assert_eq!(
+        alloc.allocate_contiguous_high(1 << 40, FRAME_SIZE, u64::MAX),
+        None
+    );
+    assert_eq!(alloc.allocate_contiguous_high(4, FRAME_SIZE, MIB), None);
+    assert_eq!(alloc.allocate_contiguous_high(4, FRAME_SIZE, 0), None);
+}
+
+#[test]
 fn empty_or_reserved_only_maps_are_errors() {
     assert_eq!(plan(&[], &[], u64::MAX), Err(FrameError::NoUsableMemory));
     let map = [region(0, 16 * MIB, MemoryKind::Reserved)];

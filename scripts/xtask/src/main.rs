@@ -24,6 +24,8 @@ commands:
   run [--uefi] [--arch x86_64|aarch64] [-- kernel command line]
                         boot in QEMU with serial on this terminal (Ctrl-A X quits)
   test                  fmt, clippy, host tests, QEMU boot scenarios
+  scenarios [NAME...]   only the QEMU boot scenarios (those whose name
+                        contains one of NAME, or all)
   bench                 host benchmarks and QEMU boot timing
   fuzz [--runs N] [TARGET...]
                         run cargo-fuzz targets (default: all, 1,000,000 runs each)
@@ -56,6 +58,7 @@ fn run_command() -> Result<()> {
         }
         "run" => run(rest),
         "test" => test(),
+        "scenarios" => scenarios_matching(rest),
         "bench" => bench(),
         "fuzz" => fuzz(rest),
         "help" | "--help" | "-h" => {
@@ -227,6 +230,7 @@ fn run(args: &[String]) -> Result<()> {
         memory_mib: 256,
         firmware,
         machine: scenarios::DEFAULT_MACHINE.to_string(),
+        cpu: scenarios::DEFAULT_CPU.to_string(),
         interactive: true,
     };
     sh(&mut machine.command(kvm))
@@ -240,6 +244,7 @@ fn run_scenario(elf: &Path, scenario: &Scenario, kvm: bool) -> Result<Option<Dur
         memory_mib: 256,
         firmware: scenario.firmware,
         machine: scenario.machine.to_string(),
+        cpu: scenario.cpu.to_string(),
         interactive: false,
     };
     let outcome = Qemu::spawn(machine.command(kvm))?.wait(scenario.timeout, BOOT_MARKER, false);
@@ -284,6 +289,24 @@ fn test() -> Result<()> {
 
     fuzz_targets(&fuzz_target_names()?, FUZZ_SMOKE_RUNS)?;
 
+    let (elf, iso) = run_scenarios(&[])?;
+    println!(
+        "kernel ELF {} KiB, ISO {} KiB; xtask test took {:.0} s",
+        file_size(&elf) / 1024,
+        file_size(&iso) / 1024,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn scenarios_matching(names: &[String]) -> Result<()> {
+    setup::run()?;
+    run_scenarios(names).map(|_| ())
+}
+
+/// Builds the kernel and runs the QEMU scenarios whose names contain one of
+/// `names` (all when empty); returns the kernel ELF and default ISO paths.
+fn run_scenarios(names: &[String]) -> Result<(PathBuf, PathBuf)> {
     let elf = build_kernel()?;
     let iso = iso_from(&elf, None)?;
     let kvm = kvm_usable();
@@ -296,7 +319,10 @@ fn test() -> Result<()> {
         }
     );
     let mut failures = Vec::new();
-    for scenario in scenarios::all() {
+    let selected = scenarios::all()
+        .into_iter()
+        .filter(|s| names.is_empty() || names.iter().any(|n| s.name.contains(n.as_str())));
+    for scenario in selected {
         let t = Instant::now();
         match run_scenario(&elf, &scenario, kvm) {
             Ok(marker) => println!(
@@ -319,12 +345,6 @@ fn test() -> Result<()> {
             }
         }
     }
-    println!(
-        "kernel ELF {} KiB, ISO {} KiB; xtask test took {:.0} s",
-        file_size(&elf) / 1024,
-        file_size(&iso) / 1024,
-        started.elapsed().as_secs_f64()
-    );
     if !failures.is_empty() {
         bail!(
             "{} QEMU scenario(s) failed: {}",
@@ -332,7 +352,7 @@ fn test() -> Result<()> {
             failures.join(", ")
         );
     }
-    Ok(())
+    Ok((elf, iso))
 }
 
 fn bench() -> Result<()> {

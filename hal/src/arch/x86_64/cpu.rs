@@ -1,6 +1,6 @@
-//! Single instructions: time stamp counter, halting, interrupt flag, RDRAND.
+//! Single instructions: time stamp counter, halting, interrupt flag.
 
-use core::arch::x86_64::{_rdrand64_step, _rdtsc};
+use core::arch::x86_64::_rdtsc;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Reads the time stamp counter.
@@ -48,34 +48,6 @@ pub fn halt_forever() -> ! {
         disable_interrupts();
         halt();
     }
-}
-
-/// Whether the CPU advertises RDRAND (CPUID.1:ECX bit 30).
-pub fn has_rdrand() -> bool {
-    let leaf = core::arch::x86_64::__cpuid(1);
-    leaf.ecx & (1 << 30) != 0
-}
-
-/// One 64-bit value from RDRAND, retrying a few times as Intel advises;
-/// `None` if the CPU lacks it or it keeps failing.
-pub fn rdrand64() -> Option<u64> {
-    if !has_rdrand() {
-        return None;
-    }
-    for _ in 0..10 {
-        let mut value = 0;
-        // SAFETY: CPUID said RDRAND exists; the target feature is enabled
-        // only around this call.
-        if unsafe { rdrand_step(&mut value) } == 1 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-#[target_feature(enable = "rdrand")]
-fn rdrand_step(value: &mut u64) -> i32 {
-    _rdrand64_step(value)
 }
 
 /// The current frame pointer, for backtraces from the panic path.

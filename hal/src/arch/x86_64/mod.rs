@@ -8,6 +8,7 @@
 pub mod acpi;
 pub mod cpu;
 pub mod dump;
+pub mod entropy;
 pub mod exit;
 pub mod gdt;
 pub mod ioapic;
