@@ -16,6 +16,7 @@ pub mod acpi;
 pub mod bootinfo;
 pub mod console;
 pub mod entropy;
+pub mod mmu;
 pub mod multiboot;
 
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]

@@ -2,7 +2,8 @@
 //!
 //! GRUB enters `_start` in 32-bit protected mode with paging off, EAX = the
 //! multiboot2 magic and EBX = the boot information address. This code checks
-//! for long mode, identity-maps the low 4 GiB with 2 MiB pages, enables PAE,
+//! for long mode, maps the low 4 GiB with 2 MiB pages twice (identity, and
+//! the direct map at `PHYS_OFFSET`, PML4 slot 256, sharing one PDPT), enables PAE,
 //! long mode, NX (when present), paging and write protection, loads a
 //! minimal 64-bit GDT, and calls `kernel_main(magic, info)` on a 64 KiB
 //! boot stack with a null frame pointer (the end of every backtrace).
@@ -49,6 +50,7 @@ _start:
     movl $boot_pdpt, %eax
     orl $3, %eax
     movl %eax, boot_pml4
+    movl %eax, boot_pml4 + 256 * 8
 
     movl $boot_pd, %eax
     orl $3, %eax

@@ -1,7 +1,7 @@
 //! The kernel heap: a linked-list allocator over contiguous frames.
 
 use exokernel::frames::FRAME_SIZE;
-use hal::arch::x86_64::IDENTITY_MAP_LIMIT;
+use hal::arch::x86_64::{IDENTITY_MAP_LIMIT, phys_to_virt};
 use linked_list_allocator::LockedHeap;
 use log::info;
 
@@ -24,8 +24,12 @@ pub fn init() {
         )),
     };
     // SAFETY: the frames were just taken from the allocator, so the range
-    // is identity-mapped RAM nothing else uses, and this runs once.
-    unsafe { HEAP.lock().init(start as *mut u8, HEAP_BYTES as usize) };
+    // is RAM nothing else uses, reached through the direct map (present in
+    // every address space); this runs once.
+    unsafe {
+        HEAP.lock()
+            .init(phys_to_virt(start) as *mut u8, HEAP_BYTES as usize)
+    };
     info!("heap: {} KiB at {:#x}", HEAP_BYTES >> 10, start);
 }
 

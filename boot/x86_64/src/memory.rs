@@ -2,7 +2,7 @@
 
 use exokernel::frames::{self, FrameAllocator, FrameError};
 use hal::BootInfo;
-use hal::arch::x86_64::IDENTITY_MAP_LIMIT;
+use hal::arch::x86_64::{IDENTITY_MAP_LIMIT, phys_to_virt};
 use log::{info, warn};
 use spin::Mutex;
 
@@ -39,11 +39,15 @@ pub fn init(info: &BootInfo) {
         Ok(plan) => plan,
         Err(e) => crate::fail_boot(format_args!("frame allocator: {e}")),
     };
-    // SAFETY: `plan` placed the bitmap in usable RAM inside the identity
-    // map, clear of the kernel, the boot information and the modules; the
-    // allocator then marks those frames used, so nothing else will alias it.
+    // SAFETY: `plan` placed the bitmap in usable RAM below the identity-map
+    // limit (so in the direct map), clear of the kernel, the boot
+    // information and the modules; the allocator then marks those frames
+    // used, so nothing else will alias it.
     let bitmap = unsafe {
-        core::slice::from_raw_parts_mut(plan.bitmap_address as *mut u64, plan.bitmap_words())
+        core::slice::from_raw_parts_mut(
+            phys_to_virt(plan.bitmap_address) as *mut u64,
+            plan.bitmap_words(),
+        )
     };
     match FrameAllocator::new(&plan, bitmap, &info.memory, &reserved) {
         Ok(allocator) => {

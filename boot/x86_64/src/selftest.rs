@@ -119,13 +119,23 @@ fn frames_unique_and_writable() -> Result<(), Failure> {
             !(kernel_start..kernel_end).contains(&f),
             "frame {f:#x} inside the kernel"
         );
-        // SAFETY: the frame was just allocated to this test, is identity-
-        // mapped RAM, and no one else holds it.
-        unsafe { core::ptr::write_bytes(f as *mut u8, i as u8, FRAME_SIZE as usize) };
+        // SAFETY: the frame was just allocated to this test, is RAM in the
+        // direct map, and no one else holds it.
+        unsafe {
+            core::ptr::write_bytes(
+                hal::arch::x86_64::phys_to_virt(f) as *mut u8,
+                i as u8,
+                FRAME_SIZE as usize,
+            )
+        };
     }
     for (i, &f) in frames.iter().enumerate() {
         // SAFETY: as above; still allocated to this test.
-        let last = unsafe { core::ptr::read_volatile((f + FRAME_SIZE - 1) as *const u8) };
+        let last = unsafe {
+            core::ptr::read_volatile(
+                hal::arch::x86_64::phys_to_virt(f + FRAME_SIZE - 1) as *const u8
+            )
+        };
         ensure!(last == i as u8, "frame {f:#x} lost its contents");
     }
     memory::with(|a| frames.iter().try_for_each(|&f| a.free(f)))

@@ -2,9 +2,9 @@
 //! a frame-pointer backtrace, written to serial without taking any lock,
 //! then a failing exit.
 
-use super::IDENTITY_MAP_LIMIT;
 use super::serial::EmergencyWriter;
 use super::trap::TrapFrame;
+use super::{IDENTITY_MAP_LIMIT, KERNEL_LOW_LIMIT, PHYS_OFFSET};
 use crate::ExitCode;
 use core::fmt::Write;
 use x86_64::registers::control::{Cr2, Cr3};
@@ -151,10 +151,13 @@ fn write_registers(w: &mut EmergencyWriter, f: &TrapFrame) {
     }
 }
 
-/// Whether `rbp` can be a saved frame pointer we may read: 8-aligned,
-/// inside the identity map, and not in the first page.
+/// Whether `rbp` can be a saved frame pointer we may read: 8-aligned, and
+/// inside the low kernel region (kernel stacks) or the direct map, which
+/// every address space maps; not in the first page.
 fn plausible_frame(rbp: u64) -> bool {
-    rbp.is_multiple_of(8) && rbp >= 0x1000 && rbp.saturating_add(16) <= IDENTITY_MAP_LIMIT
+    let low = rbp >= 0x1000 && rbp.saturating_add(16) <= KERNEL_LOW_LIMIT;
+    let direct = rbp >= PHYS_OFFSET && rbp.saturating_add(16) <= PHYS_OFFSET + IDENTITY_MAP_LIMIT;
+    rbp.is_multiple_of(8) && (low || direct)
 }
 
 /// Walks the frame-pointer chain from `rbp` and prints return addresses,
@@ -169,8 +172,8 @@ pub fn write_backtrace(w: &mut impl Write, pc: Option<u64>, mut rbp: u64) {
             break;
         }
         let frame = rbp as *const u64;
-        // SAFETY: `plausible_frame` keeps both words inside the identity
-        // map, which is always mapped readable; a garbage frame yields
+        // SAFETY: `plausible_frame` keeps both words inside regions every
+        // address space maps readable; a garbage frame yields
         // garbage numbers, never a fault.
         let (next, ret) = unsafe { (frame.read_volatile(), frame.add(1).read_volatile()) };
         if ret == 0 {

@@ -1,7 +1,7 @@
 //! IO-APICs: masked at boot; routing an IRQ line to an environment is the
 //! exokernel's job once IRQ capabilities exist.
 
-use super::IDENTITY_MAP_LIMIT;
+use super::{IDENTITY_MAP_LIMIT, phys_to_virt};
 
 const IOREGSEL: usize = 0x00;
 const IOWIN: usize = 0x10;
@@ -11,20 +11,20 @@ const MASKED: u32 = 1 << 16;
 
 fn select(base: u64, reg: u32) {
     // SAFETY: `base` is an IO-APIC register window the caller checked lies
-    // in the identity map; IOREGSEL is its index register.
-    unsafe { ((base as usize + IOREGSEL) as *mut u32).write_volatile(reg) };
+    // in the direct map; IOREGSEL is its index register.
+    unsafe { ((phys_to_virt(base) as usize + IOREGSEL) as *mut u32).write_volatile(reg) };
 }
 
 fn read(base: u64, reg: u32) -> u32 {
     select(base, reg);
     // SAFETY: IOWIN of the same checked window.
-    unsafe { ((base as usize + IOWIN) as *const u32).read_volatile() }
+    unsafe { ((phys_to_virt(base) as usize + IOWIN) as *const u32).read_volatile() }
 }
 
 fn write(base: u64, reg: u32, value: u32) {
     select(base, reg);
     // SAFETY: IOWIN of the same checked window.
-    unsafe { ((base as usize + IOWIN) as *mut u32).write_volatile(value) };
+    unsafe { ((phys_to_virt(base) as usize + IOWIN) as *mut u32).write_volatile(value) };
 }
 
 /// Masks every redirection entry of the IO-APIC at `base` and returns how

@@ -1,6 +1,6 @@
 //! The local APIC: enabling it, its periodic timer, and end-of-interrupt.
 
-use super::IDENTITY_MAP_LIMIT;
+use super::{IDENTITY_MAP_LIMIT, phys_to_virt};
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::registers::model_specific::Msr;
 
@@ -25,12 +25,12 @@ const DIVIDE_BY_16: u32 = 0b0011;
 static BASE: AtomicU64 = AtomicU64::new(0);
 
 fn register(offset: usize) -> *mut u32 {
-    (BASE.load(Ordering::Relaxed) as usize + offset) as *mut u32
+    (phys_to_virt(BASE.load(Ordering::Relaxed)) as usize + offset) as *mut u32
 }
 
 fn read(offset: usize) -> u32 {
     // SAFETY: `init` stored the base of the local APIC's 4 KiB register
-    // page, identity-mapped; every offset used is a defined register.
+    // page, in the direct map; every offset used is a defined register.
     unsafe { register(offset).read_volatile() }
 }
 
