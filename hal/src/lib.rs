@@ -15,6 +15,7 @@ extern crate std;
 pub mod acpi;
 pub mod bootinfo;
 pub mod console;
+pub mod context;
 pub mod entropy;
 pub mod mmu;
 pub mod multiboot;
@@ -24,6 +25,7 @@ pub mod arch;
 
 pub use bootinfo::{AcpiRoot, BootInfo, BootModule, BootWarning, MemoryKind, MemoryRegion};
 pub use console::Console;
+pub use context::UserContext;
 pub use entropy::EntropySource;
 
 /// How a test or a crashed kernel leaves the machine; the QEMU harness maps

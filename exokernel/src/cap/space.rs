@@ -254,9 +254,55 @@ impl CapSpace {
     /// [`CapError::UnknownEnvironment`], [`CapError::BadIndex`],
     /// [`CapError::Revoked`] (already revoked), [`CapError::MissingRight`].
     pub fn revoke(&self, env: EnvId, cap: CapHandle) -> Result<usize, CapError> {
+        self.revoke_with(env, cap, |_, _| {})
+    }
+
+    /// [`revoke`](Self::revoke), calling `killed(env, slot index)` for every
+    /// capability that dies (under the tree lock, before any of those slots
+    /// can be reused), so the caller can tear down what they authorised —
+    /// page mappings, IRQ bindings.
+    ///
+    /// # Errors
+    /// As [`revoke`](Self::revoke).
+    pub fn revoke_with(
+        &self,
+        env: EnvId,
+        cap: CapHandle,
+        killed: impl FnMut(EnvId, u32),
+    ) -> Result<usize, CapError> {
+        self.revoke_inner(env, cap, Some(Rights::REVOKE), killed)
+    }
+
+    /// [`revoke_with`](Self::revoke_with) on the kernel's own authority,
+    /// without the `REVOKE` right: for reclaiming memory the kernel handed
+    /// out (an environment frees an allocation or dies).
+    ///
+    /// # Errors
+    /// [`CapError::UnknownEnvironment`], [`CapError::BadIndex`],
+    /// [`CapError::Revoked`].
+    pub fn revoke_as_root(
+        &self,
+        _root: &RootAuthority,
+        env: EnvId,
+        cap: CapHandle,
+        killed: impl FnMut(EnvId, u32),
+    ) -> Result<usize, CapError> {
+        self.revoke_inner(env, cap, None, killed)
+    }
+
+    fn revoke_inner(
+        &self,
+        env: EnvId,
+        cap: CapHandle,
+        needs: Option<Rights>,
+        mut killed: impl FnMut(EnvId, u32),
+    ) -> Result<usize, CapError> {
         let (table, _) = self.registered(env)?;
         let mut tree = self.tree.lock();
-        Self::read_locked(table, cap)?.require(Rights::REVOKE)?;
+        let capability = Self::read_locked(table, cap)?;
+        if let Some(rights) = needs {
+            capability.require(rights)?;
+        }
         let root = tree.id(env.0, cap.index);
         let tables = &self.tables;
         // Seqlock writer: sequence odd, then (release fence) the kills, then
@@ -267,6 +313,7 @@ impl CapSpace {
             .store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         let count = tree.revoke_subtree(root, |env, index| {
+            killed(EnvId(env), index);
             tables
                 .get(env as usize)
                 .and_then(|t| t.slot(index).ok())
@@ -275,6 +322,31 @@ impl CapSpace {
         self.revoke_seq
             .store(seq.wrapping_add(2), Ordering::Release);
         Ok(count)
+    }
+
+    /// The handle of live slot `index` in `env`'s table whose generation
+    /// ends in `generation_low` (its low `bits` bits): how a handle that
+    /// crossed the system-call boundary in one register (index plus
+    /// truncated generation, see `exo_abi::encode_handle`) is turned back
+    /// into a full [`CapHandle`].
+    ///
+    /// # Errors
+    /// [`CapError::UnknownEnvironment`], [`CapError::BadIndex`],
+    /// [`CapError::Revoked`] if the slot is dead or its generation differs.
+    pub fn resolve(
+        &self,
+        env: EnvId,
+        index: u32,
+        generation_low: u64,
+        bits: u32,
+    ) -> Result<CapHandle, CapError> {
+        let (table, _) = self.registered(env)?;
+        let generation = table.slot(index)?.generation(Ordering::Acquire);
+        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        if !is_live(generation) || generation & mask != generation_low {
+            return Err(CapError::Revoked);
+        }
+        Ok(CapHandle { index, generation })
     }
 
     /// **delete**: drops `cap` from `env`'s table without revoking what was

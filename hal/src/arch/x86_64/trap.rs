@@ -5,6 +5,13 @@
 //! exception dump needs all general-purpose registers anyway, so each vector
 //! gets a tiny stub that pushes a dummy error code where the CPU pushes none,
 //! then the vector number, and jumps to one common path.
+//!
+//! `syscall` enters through the same path: its stub switches to the kernel
+//! stack and builds the same frame an interrupt from user mode would (with
+//! vector [`SYSCALL_VECTOR`]), so every entry from user mode leaves the
+//! complete user register state in one [`TrapFrame`] at the top of the
+//! kernel stack, and every return is an `iretq` from such a frame. Switching
+//! environments is therefore rewriting that frame (and CR3).
 
 use super::{dump, gdt, lapic};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -18,6 +25,8 @@ pub const TIMER_VECTOR: u8 = 32;
 pub const PIC_SPURIOUS_VECTORS: [u8; 2] = [39, 47];
 /// Vector of the local APIC's spurious interrupt.
 pub const APIC_SPURIOUS_VECTOR: u8 = 255;
+/// Pseudo-vector recorded in frames built by the `syscall` entry.
+pub const SYSCALL_VECTOR: u64 = 0x100;
 
 /// Registers saved on entry, lowest address first (the push order reversed).
 #[repr(C)]
@@ -78,12 +87,34 @@ macro_rules! stubs {
             // 2 + 15 words pushed here RSP is 16-aligned again for the call.
             "    mov rdi, rsp",
             "    call {dispatch}",
+            ".global exo_trap_return",
+            "exo_trap_return:",
             "    pop r15", "    pop r14", "    pop r13", "    pop r12",
             "    pop r11", "    pop r10", "    pop r9", "    pop r8",
             "    pop rbp", "    pop rdi", "    pop rsi", "    pop rdx",
             "    pop rcx", "    pop rbx", "    pop rax",
             "    add rsp, 16",
             "    iretq",
+            // syscall: RCX = user RIP, R11 = user RFLAGS, RSP = user RSP,
+            // interrupts off (SFMASK). Build an interrupt-style frame.
+            ".global exo_syscall_entry",
+            "exo_syscall_entry:",
+            "    mov [rip + exo_user_rsp], rsp",
+            "    mov rsp, [rip + exo_kernel_rsp]",
+            "    push {user_data}",
+            "    push qword ptr [rip + exo_user_rsp]",
+            "    push r11",
+            "    push {user_code}",
+            "    push rcx",
+            "    push 0",
+            "    push {syscall_vector}",
+            "    jmp exo_trap_common",
+            ".section .bss.exo_trap, \"aw\", @nobits",
+            ".balign 8",
+            ".global exo_user_rsp",
+            "exo_user_rsp: .skip 8",
+            ".global exo_kernel_rsp",
+            "exo_kernel_rsp: .skip 8",
             ".section .rodata.exo_trap, \"a\"",
             ".balign 8",
             "exo_trap_vectors:",
@@ -91,6 +122,9 @@ macro_rules! stubs {
             ".quad 0xffff",
             ".text",
             dispatch = sym dispatch,
+            user_data = const gdt::USER_DATA as u64,
+            user_code = const gdt::USER_CODE as u64,
+            syscall_vector = const SYSCALL_VECTOR,
         );
     };
 }
@@ -108,12 +142,20 @@ stubs!(
 unsafe extern "C" {
     /// Pairs of (vector, stub address), ended by vector 0xffff.
     static exo_trap_vectors: [u64; 0];
+    /// The kernel stack pointer the `syscall` entry switches to.
+    static mut exo_kernel_rsp: u64;
+    /// The `syscall` entry point (for LSTAR).
+    fn exo_syscall_entry();
+    /// The register-restoring tail of the common trap path.
+    fn exo_trap_return();
 }
 
 /// A handler for one interrupt vector.
 pub type Handler = fn(&mut TrapFrame);
 
 static TIMER_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static SYSCALL_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static USER_FAULT_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 static IDT: Once<InterruptDescriptorTable> = Once::new();
@@ -121,6 +163,113 @@ static IDT: Once<InterruptDescriptorTable> = Once::new();
 /// Installs the function called on every local APIC timer tick (before EOI).
 pub fn set_timer_handler(handler: Handler) {
     TIMER_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
+/// Installs the function called for every `syscall` from user mode. It may
+/// rewrite the frame (results, or another environment's state).
+pub fn set_syscall_handler(handler: Handler) {
+    SYSCALL_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
+/// Installs the function called for exceptions raised in user mode (page
+/// faults, #GP, #UD, #DE, …) instead of the fatal kernel dump.
+pub fn set_user_fault_handler(handler: Handler) {
+    USER_FAULT_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
+fn handler(slot: &AtomicPtr<()>) -> Option<Handler> {
+    let handler = slot.load(Ordering::Acquire);
+    // SAFETY: only the `set_*_handler` functions store into these slots,
+    // and they store `Handler`s.
+    (!handler.is_null()).then(|| unsafe { core::mem::transmute::<*mut (), Handler>(handler) })
+}
+
+/// Whether `frame` was saved while the CPU ran user code.
+#[must_use]
+pub fn from_user(frame: &TrapFrame) -> bool {
+    frame.cs & 3 == 3
+}
+
+/// A frame that starts user code at `rip` with stack `rsp`: user
+/// selectors, interrupts enabled, every other register zero.
+#[must_use]
+pub fn user_frame(rip: u64, rsp: u64) -> TrapFrame {
+    TrapFrame {
+        rip,
+        rsp,
+        cs: u64::from(gdt::USER_CODE),
+        ss: u64::from(gdt::USER_DATA),
+        rflags: RFLAGS_USER,
+        ..TrapFrame::default()
+    }
+}
+
+/// RFLAGS for user code: IF set, the reserved bit 1 set, IOPL 0.
+pub const RFLAGS_USER: u64 = 0x202;
+
+/// Makes `frame` safe to return to user mode with: user selectors, IF set,
+/// IOPL 0, no trap/nested-task/resume/VM flags. Applied to any frame whose
+/// registers an environment influenced.
+pub fn sanitize_user_frame(frame: &mut TrapFrame) {
+    const ALLOWED: u64 = 0xcd5; // CF PF AF ZF SF DF OF
+    frame.cs = u64::from(gdt::USER_CODE);
+    frame.ss = u64::from(gdt::USER_DATA);
+    frame.rflags = (frame.rflags & ALLOWED) | RFLAGS_USER;
+}
+
+/// Leaves the kernel for user mode with the registers in `frame`, on a
+/// fresh kernel stack. The address space must already be active.
+pub fn enter_user(frame: &TrapFrame) -> ! {
+    let mut frame = *frame;
+    sanitize_user_frame(&mut frame);
+    let top = gdt::kernel_stack_top();
+    let slot = (top - size_of::<TrapFrame>() as u64) as *mut TrapFrame;
+    // SAFETY: the slot is the top of the kernel stack for user entries,
+    // which holds nothing while the kernel runs on its boot stack or
+    // unwinds into user mode; `exo_trap_return` pops exactly a `TrapFrame`
+    // and `iretq`s with user selectors set above.
+    unsafe {
+        slot.write(frame);
+        core::arch::asm!(
+            "mov rsp, {slot}",
+            "jmp {ret}",
+            slot = in(reg) slot,
+            ret = sym exo_trap_return,
+            options(noreturn)
+        )
+    }
+}
+
+/// Enables `syscall`: EFER.SCE, the entry point, the kernel selectors and
+/// the flags cleared on entry (IF, TF, DF, AC, NT).
+pub fn init_syscall() {
+    use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
+    use x86_64::registers::rflags::RFlags;
+    use x86_64::structures::gdt::SegmentSelector;
+    use x86_64::PrivilegeLevel;
+    // SAFETY: single CPU, before any user code runs; nothing reads the
+    // variable concurrently.
+    unsafe { (&raw mut exo_kernel_rsp).write(gdt::kernel_stack_top()) };
+    let sel = |index, rpl| SegmentSelector::new(index, rpl);
+    let set = Star::write(
+        sel(4, PrivilegeLevel::Ring3),
+        sel(3, PrivilegeLevel::Ring3),
+        sel(1, PrivilegeLevel::Ring0),
+        sel(2, PrivilegeLevel::Ring0),
+    );
+    if let Err(e) = set {
+        log::error!("STAR: {e}");
+    }
+    LStar::write(VirtAddr::new(exo_syscall_entry as *const () as u64));
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::ALIGNMENT_CHECK
+            | RFlags::NESTED_TASK,
+    );
+    // SAFETY: enabling `syscall` with LSTAR/STAR/SFMASK set above.
+    unsafe { Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
 }
 
 /// How many breakpoint (`int3`) exceptions were handled and resumed.
@@ -196,16 +345,21 @@ pub fn init() {
 }
 
 extern "C" fn dispatch(frame: &mut TrapFrame) {
+    if frame.vector == SYSCALL_VECTOR {
+        match handler(&SYSCALL_HANDLER) {
+            Some(h) => h(frame),
+            None => frame.rax = u64::MAX,
+        }
+        return;
+    }
     match frame.vector as u8 {
         TIMER_VECTOR => {
-            let handler = TIMER_HANDLER.load(Ordering::Acquire);
-            if !handler.is_null() {
-                // SAFETY: only `set_timer_handler` stores here, and it
-                // stores a `Handler`.
-                let handler: Handler = unsafe { core::mem::transmute::<*mut (), Handler>(handler) };
-                handler(frame);
-            }
+            // EOI first: the handler may switch to another environment and
+            // never come back to this point in the same context.
             lapic::end_of_interrupt();
+            if let Some(h) = handler(&TIMER_HANDLER) {
+                h(frame);
+            }
         }
         3 => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +367,49 @@ extern "C" fn dispatch(frame: &mut TrapFrame) {
         v if v == APIC_SPURIOUS_VECTOR || PIC_SPURIOUS_VECTORS.contains(&v) => {
             SPURIOUS.fetch_add(1, Ordering::Relaxed);
         }
+        _ if from_user(frame) && frame.vector < 32 => match handler(&USER_FAULT_HANDLER) {
+            Some(h) => h(frame),
+            None => dump::fatal_exception(frame),
+        },
         _ => dump::fatal_exception(frame),
+    }
+}
+
+impl crate::context::UserContext for TrapFrame {
+    fn new_user(entry: u64, stack: u64, arg: u64) -> Self {
+        TrapFrame {
+            rdi: arg,
+            ..user_frame(entry, stack)
+        }
+    }
+
+    /// `syscall` convention: RAX = number.
+    fn syscall_number(&self) -> u64 {
+        self.rax
+    }
+
+    /// RDI, RSI, RDX, R10, R8, R9 (RCX and R11 hold the return RIP and
+    /// RFLAGS).
+    fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+
+    /// RAX, then RDI, RSI, RDX, R10, R8.
+    fn set_results(&mut self, values: &[u64]) {
+        let slots: [&mut u64; 6] = [
+            &mut self.rax,
+            &mut self.rdi,
+            &mut self.rsi,
+            &mut self.rdx,
+            &mut self.r10,
+            &mut self.r8,
+        ];
+        for (slot, value) in slots.into_iter().zip(values) {
+            *slot = *value;
+        }
+    }
+
+    fn instruction_pointer(&self) -> u64 {
+        self.rip
     }
 }

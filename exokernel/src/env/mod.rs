@@ -1,0 +1,458 @@
+//! Environments: the exokernel's protection domains, and the system-call,
+//! timer and fault paths that multiplex the machine among them.
+//!
+//! An environment is an address space, a capability table (in the shared
+//! [`CapSpace`]), a saved user context and a scheduling state. Everything
+//! here is arch-neutral: the machine is reached through [`Platform`] (page
+//! tables, physical memory, console) and `hal`'s [`UserContext`] (saved
+//! registers), so the whole policy runs under `cargo test` against a model
+//! platform (`tests/env_*.rs`) as well as on bare metal.
+//!
+//! The entry points ([`Kernel::syscall`], [`Kernel::tick`],
+//! [`Kernel::fault`], [`Kernel::start`]) take the interrupted environment's
+//! context by `&mut` and leave in it the context to resume — the same
+//! environment's with results written, or another environment's after a
+//! switch ([`Next`] says which; the new address space is already active).
+
+mod ipc;
+mod memory;
+mod sched;
+mod spawn;
+mod syscall;
+mod usercopy;
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
+
+use arrayvec::ArrayString;
+use exo_abi::Error;
+use hal::UserContext;
+use hal::mmu::{AddressSpaceOps, FrameSource, MapError};
+
+use crate::cap::{CapError, CapHandle, CapSpace, EnvId, Level, RootAuthority};
+
+pub use ipc::Message;
+pub use sched::SliceVector;
+pub use spawn::SpawnError;
+pub use usercopy::{copy_in, copy_out};
+
+/// What the exokernel needs from the machine.
+pub trait Platform {
+    /// One environment's address space.
+    type Space: AddressSpaceOps;
+    /// `e_machine` of the ELF images this machine runs.
+    const ELF_MACHINE: u16;
+
+    /// A new address space with the kernel mapped and no user memory.
+    ///
+    /// # Errors
+    /// [`MapError::OutOfFrames`].
+    fn new_space(&mut self) -> Result<Self::Space, MapError>;
+    /// Frees an address space's page tables. It is not active.
+    fn destroy_space(&mut self, space: Self::Space);
+    /// Makes `space` the current address space.
+    fn activate(&mut self, space: &Self::Space);
+    /// Makes the kernel's own address space current (before destroying the
+    /// active environment's).
+    fn activate_kernel(&mut self);
+    /// Where page-table frames come from.
+    fn page_tables(&mut self) -> &mut dyn FrameSource;
+    /// `count` physically contiguous zeroed frames; the physical address of
+    /// the first, or `None` when memory is exhausted.
+    fn alloc_frames(&mut self, count: u64) -> Option<u64>;
+    /// Returns frames from [`alloc_frames`](Self::alloc_frames).
+    fn free_frames(&mut self, phys: u64, count: u64);
+    /// Reads physical memory (within one frame).
+    fn read_phys(&self, phys: u64, buf: &mut [u8]);
+    /// Writes physical memory (within one frame).
+    fn write_phys(&mut self, phys: u64, data: &[u8]);
+    /// Writes environment console output.
+    fn console(&mut self, bytes: &[u8]);
+}
+
+/// What the caller must do after an entry point returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Return to the same environment (its context may hold results).
+    Resume,
+    /// The context now belongs to another environment, whose address space
+    /// is active: return to it.
+    Switched,
+    /// No environment can run now, but some are blocked: wait for an
+    /// interrupt (the context is not an environment's).
+    Idle,
+    /// Every environment has ended.
+    Finished,
+}
+
+/// A CPU exception raised by user code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Arch exception name ("page fault", "#GP", …).
+    pub name: &'static str,
+    /// Arch vector number.
+    pub vector: u64,
+    /// The faulting instruction.
+    pub ip: u64,
+    /// The faulting data address, when the exception has one.
+    pub address: Option<u64>,
+    /// The CPU's error code.
+    pub error: u64,
+}
+
+/// How an environment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// It called `ENV_EXIT`.
+    Exited(u64),
+    /// It took an exception and had no handler.
+    Faulted(Fault),
+}
+
+/// The record of an ended environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// Its id.
+    pub env: EnvId,
+    /// Its name.
+    pub name: ArrayString<32>,
+    /// Why it ended.
+    pub reason: ExitReason,
+    /// System calls it made.
+    pub syscalls: u64,
+}
+
+impl fmt::Display for ExitRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "env {} ({})", self.env.0, self.name)?;
+        match self.reason {
+            ExitReason::Exited(status) => write!(f, " exited with status {status}")?,
+            ExitReason::Faulted(fault) => {
+                write!(f, " killed by {} at ip {:#x}", fault.name, fault.ip)?;
+                if let Some(address) = fault.address {
+                    write!(f, " (address {address:#x})")?;
+                }
+            }
+        }
+        write!(f, " after {} system calls", self.syscalls)
+    }
+}
+
+/// Limits fixed when the kernel starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// Frames one environment may hold through `FRAME_ALLOC` at once.
+    pub frame_quota: u64,
+    /// Timer ticks per time slice.
+    pub ticks_per_slice: u32,
+    /// Clearance every spawned environment gets.
+    pub clearance: Level,
+}
+
+/// Scheduling state of an environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Ready to run.
+    Runnable,
+    /// Blocked in `IPC_SEND` (`call: false`) or `IPC_CALL` until `to`
+    /// receives. `since` orders senders fairly.
+    Sending {
+        to: EnvId,
+        message: Message,
+        call: bool,
+        since: u64,
+    },
+    /// Blocked in `IPC_RECV`.
+    Receiving,
+    /// Its `IPC_CALL` was received by `from`; waiting for the reply.
+    AwaitingReply { from: EnvId },
+}
+
+/// A user page mapping and the capability that authorised it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Mapping {
+    cap: CapHandle,
+    phys: u64,
+}
+
+/// Frames handed to an environment (by `FRAME_ALLOC` or for its image),
+/// with the root capability that names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Allocation {
+    phys: u64,
+    count: u64,
+    root: CapHandle,
+    /// Counts against the `FRAME_ALLOC` quota.
+    quota: bool,
+}
+
+/// One environment.
+#[derive(Debug)]
+struct Env<S, C> {
+    id: EnvId,
+    name: ArrayString<32>,
+    space: S,
+    context: C,
+    state: State,
+    mappings: BTreeMap<u64, Mapping>,
+    allocations: Vec<Allocation>,
+    quota_used: u64,
+    syscalls: u64,
+}
+
+/// The exokernel: every environment, the capability system, the scheduler.
+pub struct Kernel<P: Platform, C: UserContext> {
+    platform: P,
+    caps: CapSpace,
+    root: RootAuthority,
+    config: KernelConfig,
+    envs: Vec<Option<Env<P::Space, C>>>,
+    current: Option<EnvId>,
+    slices: SliceVector,
+    sequence: u64,
+    exits: Vec<ExitRecord>,
+}
+
+impl<P: Platform, C: UserContext> fmt::Debug for Kernel<P, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel")
+            .field("config", &self.config)
+            .field("current", &self.current)
+            .field("live", &self.live_envs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Platform, C: UserContext> Kernel<P, C> {
+    /// A kernel with no environments, owning the capability space.
+    pub fn new(platform: P, caps: CapSpace, root: RootAuthority, config: KernelConfig) -> Self {
+        let max = caps.config().max_envs as usize;
+        let mut envs = Vec::with_capacity(max);
+        envs.resize_with(max, || None);
+        Self {
+            platform,
+            caps,
+            root,
+            config,
+            envs,
+            current: None,
+            slices: SliceVector::new(config.ticks_per_slice),
+            sequence: 0,
+            exits: Vec::new(),
+        }
+    }
+
+    /// The capability system.
+    pub fn caps(&self) -> &CapSpace {
+        &self.caps
+    }
+
+    /// The root authority (boot code and self-tests).
+    pub fn root(&self) -> &RootAuthority {
+        &self.root
+    }
+
+    /// The platform.
+    pub fn platform(&mut self) -> &mut P {
+        &mut self.platform
+    }
+
+    /// Number of live environments.
+    pub fn live_envs(&self) -> usize {
+        self.envs.iter().flatten().count()
+    }
+
+    /// The environment running now, if any.
+    pub fn current(&self) -> Option<EnvId> {
+        self.current
+    }
+
+    /// Environments that have ended, in order.
+    pub fn exits(&self) -> &[ExitRecord] {
+        &self.exits
+    }
+
+    /// The name of live environment `env`.
+    pub fn name(&self, env: EnvId) -> Option<&str> {
+        self.env(env).map(|e| e.name.as_str())
+    }
+
+    /// Physical frame mapped at user page `virt` of `env`, if any.
+    pub fn translate(&self, env: EnvId, virt: u64) -> Option<u64> {
+        self.env(env)?.space.translate(virt).map(|t| t.phys)
+    }
+
+    fn env(&self, env: EnvId) -> Option<&Env<P::Space, C>> {
+        self.envs.get(env.0 as usize)?.as_ref()
+    }
+
+    fn env_mut(&mut self, env: EnvId) -> Option<&mut Env<P::Space, C>> {
+        self.envs.get_mut(env.0 as usize)?.as_mut()
+    }
+
+    fn next_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    /// Starts running: loads the first runnable environment into `context`.
+    pub fn start(&mut self, context: &mut C) -> Next {
+        self.current = None;
+        self.reschedule(context)
+    }
+
+    /// Handles a timer tick that interrupted `context` (`from_user`: it was
+    /// an environment's).
+    pub fn tick(&mut self, context: &mut C, from_user: bool) -> Next {
+        if !from_user || self.current.is_none() {
+            return Next::Resume;
+        }
+        if self.slices.tick() {
+            self.save(context);
+            self.reschedule(context)
+        } else {
+            Next::Resume
+        }
+    }
+
+    /// Handles an exception user code raised: the environment is destroyed
+    /// (fault upcalls are registered per environment in a later ABI
+    /// revision) and another one runs.
+    pub fn fault(&mut self, context: &mut C, fault: Fault) -> Next {
+        if let Some(env) = self.current {
+            self.destroy(env, ExitReason::Faulted(fault));
+        }
+        self.reschedule(context)
+    }
+
+    /// Saves `context` as the current environment's.
+    fn save(&mut self, context: &C) {
+        if let Some(env) = self.current
+            && let Some(e) = self.env_mut(env)
+        {
+            e.context = *context;
+        }
+    }
+
+    /// Picks the next environment from the slice vector and loads it.
+    fn reschedule(&mut self, context: &mut C) -> Next {
+        let envs = &self.envs;
+        let next = self.slices.next(|id| {
+            envs.get(id.0 as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| e.state == State::Runnable)
+        });
+        match next {
+            Some(env) => self.switch_to(env, context),
+            None => {
+                self.current = None;
+                if self.live_envs() == 0 {
+                    Next::Finished
+                } else {
+                    Next::Idle
+                }
+            }
+        }
+    }
+
+    /// Loads `env` (runnable) into `context` without touching the slice
+    /// vector (a direct switch donates the rest of the slice).
+    fn switch_to(&mut self, env: EnvId, context: &mut C) -> Next {
+        let same = self.current == Some(env);
+        let Some(e) = self.envs.get(env.0 as usize).and_then(Option::as_ref) else {
+            return Next::Idle;
+        };
+        *context = e.context;
+        self.current = Some(env);
+        if same {
+            Next::Resume
+        } else {
+            self.platform.activate(&e.space);
+            Next::Switched
+        }
+    }
+
+    /// Ends `env`: wakes environments blocked on it, revokes the frames it
+    /// owns (unmapping them wherever they were mapped), frees its address
+    /// space and unregisters its capability table.
+    fn destroy(&mut self, env: EnvId, reason: ExitReason) {
+        let Some(mut e) = self.envs.get_mut(env.0 as usize).and_then(Option::take) else {
+            return;
+        };
+        self.slices.remove(env);
+        if self.current == Some(env) {
+            self.current = None;
+            self.platform.activate_kernel();
+        }
+        // Anyone waiting on the dead environment gets an error.
+        for other in self.envs.iter_mut().flatten() {
+            let waiting = match other.state {
+                State::Sending { to, .. } => to == env,
+                State::AwaitingReply { from } => from == env,
+                State::Runnable | State::Receiving => false,
+            };
+            if waiting {
+                other.context.set_results(&[Error::NoSuchEnvironment.to_raw()]);
+                other.state = State::Runnable;
+            }
+        }
+        // Its frames die with it, in every environment they reached.
+        for allocation in core::mem::take(&mut e.allocations) {
+            let _ = self.revoke_and_unmap(env, allocation.root, true);
+            self.platform.free_frames(allocation.phys, allocation.count);
+        }
+        let _ = self.caps.unregister_env(&self.root, env);
+        self.platform.destroy_space(e.space);
+        self.exits.push(ExitRecord {
+            env,
+            name: e.name,
+            reason,
+            syscalls: e.syscalls,
+        });
+    }
+
+    /// Destroys `env` from outside (the kernel's own decision, e.g. a
+    /// watchdog). No-op for an unknown id.
+    pub fn kill(&mut self, env: EnvId, context: &mut C, reason: ExitReason) -> Next {
+        let was_current = self.current == Some(env);
+        self.destroy(env, reason);
+        if was_current {
+            self.reschedule(context)
+        } else {
+            Next::Resume
+        }
+    }
+}
+
+/// The ABI error for a capability error.
+#[must_use]
+pub fn cap_error(e: CapError) -> Error {
+    match e {
+        CapError::Revoked | CapError::BadIndex(_) => Error::BadCapability,
+        CapError::MissingRight(_)
+        | CapError::RightsAmplification
+        | CapError::LevelRaise
+        | CapError::ResourceNotSubset
+        | CapError::BadgeConflict
+        | CapError::AboveClearance
+        | CapError::BadTag
+        | CapError::WrongEnvironment { .. } => Error::PermissionDenied,
+        CapError::FlowViolation => Error::FlowViolation,
+        CapError::TableFull(_) => Error::TableFull,
+        CapError::UnknownEnvironment(_) => Error::NoSuchEnvironment,
+        _ => Error::InvalidArgument,
+    }
+}
+
+/// The ABI error for a mapping error.
+#[must_use]
+pub fn map_error(e: MapError) -> Error {
+    match e {
+        MapError::Misaligned => Error::InvalidArgument,
+        MapError::NotUser | MapError::BadFrame => Error::BadAddress,
+        MapError::AlreadyMapped => Error::AlreadyMapped,
+        MapError::NotMapped => Error::NotMapped,
+        MapError::OutOfFrames => Error::NoMemory,
+    }
+}

@@ -1,0 +1,133 @@
+//! The system-call dispatcher: decodes the call, validates every argument
+//! and capability, and answers with a value or an [`Error`] — never a
+//! panic, whatever the registers hold. `docs/EXO_ABI.md` is the
+//! specification.
+
+use exo_abi::{CapInfo, Error, call};
+use hal::UserContext;
+
+use super::{ExitReason, Kernel, Next, Platform, cap_error, usercopy};
+use crate::cap::{EnvId, Resource, Rights, Span};
+
+/// Most bytes one `DEBUG_WRITE` prints (longer writes are cut short and
+/// report the shorter length, like a partial `write`).
+pub const DEBUG_WRITE_MAX: usize = 1024;
+
+impl<P: Platform, C: UserContext> Kernel<P, C> {
+    /// Handles the system call in `context` (the current environment's).
+    pub fn syscall(&mut self, context: &mut C) -> Next {
+        let Some(me) = self.current else {
+            return Next::Resume;
+        };
+        if let Some(e) = self.env_mut(me) {
+            e.syscalls += 1;
+        }
+        let number = context.syscall_number();
+        let a = context.syscall_args();
+        let result = match number {
+            call::ENV_EXIT => {
+                self.destroy(me, ExitReason::Exited(a[0]));
+                return self.reschedule(context);
+            }
+            call::YIELD => {
+                context.set_results(&[0]);
+                self.save(context);
+                return self.reschedule(context);
+            }
+            call::IPC_SEND => return self.ipc_send(me, context, false),
+            call::IPC_CALL => return self.ipc_send(me, context, true),
+            call::IPC_RECV => return self.ipc_recv(me, context),
+            call::IPC_REPLY => return self.ipc_reply(me, context),
+            call::DEBUG_WRITE => self.debug_write(me, a[0], a[1]),
+            call::ENV_SELF => Ok(u64::from(me.0)),
+            call::FRAME_ALLOC => self.frame_alloc(me, a[0], a[1]),
+            call::FRAME_FREE => self.frame_free(me, a[0]),
+            call::MAP => self.map(me, a[0], a[1], a[2], a[3]),
+            call::UNMAP => self.unmap(me, a[0]),
+            call::PROTECT => self.protect(me, a[0], a[1]),
+            call::CAP_INFO => self.cap_info(me, a[0], a[1]),
+            call::CAP_DERIVE => self.cap_derive(me, a[0], a[1], a[2], a[3]),
+            call::CAP_TRANSFER => self.cap_transfer(me, a[0], a[1], a[2]),
+            call::CAP_REVOKE => self
+                .handle(me, a[0])
+                .and_then(|h| self.revoke_and_unmap(me, h, false)),
+            call::CAP_DELETE => self.delete_and_unmap(me, a[0]),
+            _ => Err(Error::NoSuchCall),
+        };
+        context.set_results(&[match result {
+            Ok(value) => value,
+            Err(e) => e.to_raw(),
+        }]);
+        Next::Resume
+    }
+
+    fn debug_write(&mut self, me: EnvId, ptr: u64, len: u64) -> Result<u64, Error> {
+        let len = usize::try_from(len).map_err(|_| Error::InvalidArgument)?;
+        let len = len.min(DEBUG_WRITE_MAX);
+        let mut buf = [0u8; DEBUG_WRITE_MAX];
+        let e = self.env(me).ok_or(Error::NoSuchEnvironment)?;
+        usercopy::copy_in(&self.platform, &e.space, ptr, &mut buf[..len])?;
+        self.platform.console(&buf[..len]);
+        Ok(len as u64)
+    }
+
+    fn cap_info(&mut self, me: EnvId, raw: u64, out: u64) -> Result<u64, Error> {
+        let handle = self.handle(me, raw)?;
+        let cap = self.caps.lookup(me, handle).map_err(cap_error)?;
+        let span = cap.resource.span();
+        let info = CapInfo {
+            kind: span.kind as u64,
+            rights: u64::from(cap.rights.bits()),
+            level: u64::from(cap.level.get()),
+            first: span.base,
+            count: span.len,
+            badge: cap.badge.0,
+        };
+        let Some(e) = self.envs.get(me.0 as usize).and_then(Option::as_ref) else {
+            return Err(Error::NoSuchEnvironment);
+        };
+        usercopy::copy_out(&mut self.platform, &e.space, out, &info.to_bytes())?;
+        Ok(0)
+    }
+
+    fn cap_derive(
+        &mut self,
+        me: EnvId,
+        raw: u64,
+        rights: u64,
+        first: u64,
+        count: u64,
+    ) -> Result<u64, Error> {
+        let handle = self.handle(me, raw)?;
+        let parent = self.caps.lookup(me, handle).map_err(cap_error)?;
+        let rights = u32::try_from(rights)
+            .ok()
+            .and_then(Rights::from_bits)
+            .ok_or(Error::InvalidArgument)?;
+        let span = parent.resource.span();
+        let resource = Resource::from_span(Span {
+            base: first,
+            len: count,
+            ..span
+        })
+        .map_err(|_| Error::InvalidArgument)?;
+        let request = parent.with_rights(rights).with_resource(resource);
+        let child = self.caps.derive(me, handle, request).map_err(cap_error)?;
+        Ok(exo_abi::encode_handle(child.index, child.generation))
+    }
+
+    fn cap_transfer(&mut self, me: EnvId, raw: u64, to: u64, rights: u64) -> Result<u64, Error> {
+        let handle = self.handle(me, raw)?;
+        let to = u32::try_from(to)
+            .ok()
+            .map(EnvId)
+            .filter(|&t| self.env(t).is_some())
+            .ok_or(Error::NoSuchEnvironment)?;
+        let rights = u32::try_from(rights)
+            .ok()
+            .and_then(Rights::from_bits)
+            .ok_or(Error::InvalidArgument)?;
+        let copy = self.caps.transfer(me, handle, to, rights).map_err(cap_error)?;
+        Ok(exo_abi::encode_handle(copy.index, copy.generation))
+    }
+}
