@@ -43,6 +43,9 @@ pub struct Options {
     pub crash: Option<Crash>,
     /// `timer_hz=<10..=10000>`: local APIC timer frequency.
     pub timer_hz: u32,
+    /// `exit`: leave QEMU (successfully) once every environment has ended,
+    /// instead of idling. For boot tests and benchmarks.
+    pub exit_when_done: bool,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             log_level: LogLevel::Info,
             crash: None,
             timer_hz: 100,
+            exit_when_done: false,
         }
     }
 }
@@ -113,6 +117,7 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(OptionWarning<'a>)) -> Opti
         };
         match (key, value) {
             ("test", None) => options.self_test = true,
+            ("exit", None) => options.exit_when_done = true,
             ("log", Some(v)) => match v {
                 "error" => options.log_level = LogLevel::Error,
                 "warn" => options.log_level = LogLevel::Warn,
@@ -131,7 +136,7 @@ pub fn parse<'a>(line: &'a str, mut warn: impl FnMut(OptionWarning<'a>)) -> Opti
                 Ok(hz @ 10..=10_000) => options.timer_hz = hz,
                 _ => warn(OptionWarning::BadValue { key, value: v }),
             },
-            ("test", Some(_)) | ("log" | "crash" | "timer_hz", None) => {
+            ("test" | "exit", Some(_)) | ("log" | "crash" | "timer_hz", None) => {
                 warn(OptionWarning::MissingValue(key));
             }
             _ => warn(OptionWarning::Unknown(word)),
@@ -160,9 +165,10 @@ mod tests {
 
     #[test]
     fn known_options_parse() {
-        let (o, w) = parse_collect("test log=debug crash=pagefault timer_hz=250");
+        let (o, w) = parse_collect("test log=debug crash=pagefault timer_hz=250 exit");
         assert!(w.is_empty(), "{w:?}");
         assert!(o.self_test);
+        assert!(o.exit_when_done);
         assert_eq!(o.log_level, LogLevel::Debug);
         assert_eq!(o.crash, Some(Crash::PageFault));
         assert_eq!(o.timer_hz, 250);

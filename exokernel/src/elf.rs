@@ -170,6 +170,3 @@ pub fn parse(
     }
     Ok(Image { entry, segments })
 }
-
-#[cfg(test)]
-mod tests;

@@ -29,6 +29,8 @@ pub struct Scenario {
     pub machine: &'static str,
     /// The `-cpu` argument.
     pub cpu: &'static str,
+    /// User programs loaded as boot modules (environments 0, 1, … in order).
+    pub modules: &'static [&'static str],
     /// Requirements.
     pub expect: Expect,
     /// Hard limit on the run.
@@ -42,6 +44,17 @@ fn lines(items: &[&str]) -> Vec<String> {
 /// Lines no successful boot may print.
 fn crash_lines() -> Vec<String> {
     lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "FAILED"])
+}
+
+/// Environments ran and the kernel left QEMU once they had all ended.
+fn environments_pass(extra: &[&str]) -> Expect {
+    let mut required = lines(&[BOOT_MARKER, "all environments have ended"]);
+    required.extend(lines(extra));
+    Expect {
+        status: ExitCode::Success.qemu_status(),
+        lines: required,
+        absent: crash_lines(),
+    }
 }
 
 fn self_test_pass(extra: &[&str]) -> Expect {
@@ -75,6 +88,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&[
                 "MADT:",
                 "local APIC timer",
@@ -89,6 +103,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Uefi,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&["MADT:"]),
             timeout,
         },
@@ -98,6 +113,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&[
                 "unknown kernel option 'frobnicate=1'; ignored",
                 "bad value 'loud' for kernel option 'log'; ignored",
@@ -111,6 +127,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&[
                 "unknown kernel option 'opt000=",
                 "more kernel options ignored",
@@ -124,6 +141,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: "pc,acpi=off",
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&["no ACPI RSDP"]),
             timeout,
         },
@@ -134,9 +152,70 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             // QEMU's baseline 64-bit model has neither RDRAND nor RDSEED.
             cpu: "qemu64",
+            modules: &[],
             expect: self_test_pass(&[
                 "capability key: no usable RDSEED/RDRAND; seeded from cycle-counter jitter only",
             ]),
+            timeout,
+        },
+        Scenario {
+            name: "environments: hello, ping/pong IPC",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["hello", "ping", "pong"],
+            expect: environments_pass(&[
+                "hello from env 0",
+                "hello: done",
+                "pong: got a page from env 1 saying 'a secret from ping'",
+                "pong: mapping it writable: Err(PermissionDenied)",
+                "ping: 1000 IPC round trips",
+                "pong: after revocation the page is gone",
+                "ping: pong lost the page",
+                "env 0 (hello) exited with status 0",
+                "env 1 (ping) exited with status 0",
+                "env 2 (pong) exited with status 0",
+                "(0 did not exit with status 0)",
+            ]),
+            timeout,
+        },
+        Scenario {
+            name: "hostile environment",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["hostile", "hello"],
+            expect: environments_pass(&[
+                "hostile: 20000 calls done",
+                "kernel still answering",
+                "hello: done",
+                "env 0 (hostile) exited with status 0",
+                "env 1 (hello) exited with status 0",
+            ]),
+            timeout,
+        },
+        Scenario {
+            name: "faulting environments",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["faulter", "faulter", "faulter", "faulter", "hello"],
+            expect: Expect {
+                absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "still alive"]),
+                ..environments_pass(&[
+                    "env 0 (faulter) killed by page fault at ip",
+                    "(address 0x70000000)",
+                    "env 1 (faulter) killed by invalid opcode",
+                    "env 2 (faulter) killed by divide error",
+                    "env 3 (faulter) killed by general protection fault",
+                    "hello: done",
+                    "env 4 (hello) exited with status 0",
+                    "(4 did not exit with status 0)",
+                ])
+            },
             timeout,
         },
         Scenario {
@@ -145,6 +224,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
@@ -168,6 +248,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
@@ -188,6 +269,7 @@ pub fn all() -> Vec<Scenario> {
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&["!!! EXCEPTION 6 (invalid opcode)", "RIP=", "backtrace:"]),

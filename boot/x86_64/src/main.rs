@@ -14,6 +14,7 @@ extern crate alloc;
 mod caps;
 mod crash;
 mod entry;
+mod envs;
 mod heap;
 mod memory;
 mod selftest;
@@ -46,10 +47,6 @@ pub struct BootState {
     pub platform: Option<acpi::Platform>,
     /// The boot CPU's local APIC.
     pub lapic: lapic::LapicInfo,
-    /// The capability system.
-    pub caps: exokernel::cap::CapSpace,
-    /// The authority to create capabilities and register environments.
-    pub root: exokernel::cap::RootAuthority,
 }
 
 /// Set once boot has finished.
@@ -126,6 +123,7 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
     memory::init(&info);
     heap::init();
     let (caps, root) = caps::init();
+    envs::init(caps, root, options.exit_when_done);
 
     let platform = info.acpi.and_then(|root| match acpi::discover(root) {
         Ok(platform) => Some(platform),
@@ -172,8 +170,6 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
         options,
         platform,
         lapic,
-        caps,
-        root,
     });
 
     if let Some(crash) = state.options.crash {
@@ -187,8 +183,11 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
             ExitCode::Failure
         });
     }
+    if envs::spawn_modules(&state.info.modules) > 0 {
+        envs::run();
+    }
     info!(
-        "no environments to run yet; idling (timer at {} Hz)",
+        "no boot modules to run as environments; idling (timer at {} Hz)",
         state.options.timer_hz
     );
     loop {

@@ -273,14 +273,17 @@ fn boot_log_captures_boot() -> Result<(), Failure> {
 }
 
 fn capability_tokens() -> Result<(), Failure> {
+    crate::envs::with(capability_tokens_in)
+        .ok_or_else(|| Failure::new(format_args!("kernel not initialised")))?
+}
+
+fn capability_tokens_in(kernel: &mut crate::envs::X86Kernel) -> Result<(), Failure> {
     use exokernel::cap::{CapError, Capability, EnvId, Level, Resource, Rights};
-    let s = state()?;
+    let (caps, root) = (kernel.caps(), kernel.root());
     let fail = |e: CapError| Failure::new(format_args!("{e}"));
     // The last environment id, unused by anything else at boot.
     let env = EnvId(crate::caps::MAX_ENVS - 1);
-    s.caps
-        .register_env(&s.root, env, Level::HIGHEST)
-        .map_err(fail)?;
+    caps.register_env(root, env, Level::HIGHEST).map_err(fail)?;
     let all = Capability::new(
         Resource::Frames {
             first: 0x100,
@@ -289,19 +292,19 @@ fn capability_tokens() -> Result<(), Failure> {
         Rights::all(),
         Level::HIGHEST,
     );
-    let parent = s.caps.create(&s.root, env, all).map_err(fail)?;
+    let parent = caps.create(root, env, all).map_err(fail)?;
     let window = all
         .with_resource(Resource::Frames {
             first: 0x110,
             count: 4,
         })
         .with_rights(Rights::READ | Rights::MAP);
-    let child = s.caps.derive(env, parent, window).map_err(fail)?;
+    let child = caps.derive(env, parent, window).map_err(fail)?;
 
     let t0 = cpu::rdtsc();
-    let token = s.caps.mint(env, child).map_err(fail)?;
+    let token = caps.mint(env, child).map_err(fail)?;
     let t1 = cpu::rdtsc();
-    let verified = s.caps.verify(env, token.as_bytes()).map_err(fail)?;
+    let verified = caps.verify(env, token.as_bytes()).map_err(fail)?;
     let t2 = cpu::rdtsc();
     ensure!(verified.cap == window, "verified {:?}", verified.cap);
     ensure!(verified.handle == child, "verified the wrong handle");
@@ -316,23 +319,23 @@ fn capability_tokens() -> Result<(), Failure> {
     for bit in 0..bytes.len() * 8 {
         bytes[bit / 8] ^= 1 << (bit % 8);
         ensure!(
-            s.caps.verify(env, &bytes).is_err(),
+            caps.verify(env, &bytes).is_err(),
             "token with bit {bit} flipped verified"
         );
         bytes[bit / 8] ^= 1 << (bit % 8);
     }
     ensure!(
-        s.caps.derive(env, child, all) == Err(CapError::MissingRight(Rights::DERIVE)),
+        caps.derive(env, child, all) == Err(CapError::MissingRight(Rights::DERIVE)),
         "derived from a capability without DERIVE"
     );
     ensure!(
-        s.caps.revoke(env, parent) == Ok(2),
+        caps.revoke(env, parent) == Ok(2),
         "revoke did not take the tree"
     );
     ensure!(
-        s.caps.verify(env, token.as_bytes()) == Err(CapError::Revoked),
+        caps.verify(env, token.as_bytes()) == Err(CapError::Revoked),
         "token survived revocation"
     );
-    s.caps.unregister_env(&s.root, env).map_err(fail)?;
+    caps.unregister_env(root, env).map_err(fail)?;
     Ok(())
 }

@@ -14,8 +14,9 @@ pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }
 
-fn on_tick(_frame: &mut trap::TrapFrame) {
+fn on_tick(frame: &mut trap::TrapFrame) {
     TICKS.fetch_add(1, Ordering::Relaxed);
+    crate::envs::on_tick(frame);
 }
 
 /// Measures the TSC rate against the PIT.

@@ -287,13 +287,19 @@ mod tests {
         }
         assert_eq!(Error::from_raw(0), Ok(0));
         assert_eq!(Error::from_raw(i64::MAX as u64), Ok(i64::MAX as u64));
-        assert_eq!(Error::from_raw(u64::MAX - 4000), Err(Error::InvalidArgument));
+        assert_eq!(
+            Error::from_raw(u64::MAX - 4000),
+            Err(Error::InvalidArgument)
+        );
     }
 
     #[test]
     fn handles_round_trip() {
         for (index, generation) in [(0, 1), (5, 3), ((1 << 24) - 1, (1 << 40) - 1)] {
-            assert_eq!(decode_handle(encode_handle(index, generation)), (index, generation));
+            assert_eq!(
+                decode_handle(encode_handle(index, generation)),
+                (index, generation)
+            );
         }
         // Index bits above 24 do not leak into the generation.
         assert_eq!(decode_handle(encode_handle(1 << 24, 7)), (0, 7));

@@ -342,7 +342,11 @@ impl CapSpace {
     ) -> Result<CapHandle, CapError> {
         let (table, _) = self.registered(env)?;
         let generation = table.slot(index)?.generation(Ordering::Acquire);
-        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        let mask = if bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
         if !is_live(generation) || generation & mask != generation_low {
             return Err(CapError::Revoked);
         }

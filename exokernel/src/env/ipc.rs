@@ -122,7 +122,10 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             .flatten()
             .filter_map(|e| match e.state {
                 State::Sending {
-                    to, since, call, message,
+                    to,
+                    since,
+                    call,
+                    message,
                 } if to == me => Some((since, e.id, call, message)),
                 _ => None,
             })
@@ -158,7 +161,11 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             let waiting = self
                 .env(to)
                 .is_some_and(|e| e.state == State::AwaitingReply { from: me });
-            if waiting { Ok((to, message)) } else { Err(Error::InvalidArgument) }
+            if waiting {
+                Ok((to, message))
+            } else {
+                Err(Error::InvalidArgument)
+            }
         });
         match result {
             Ok((to, message)) => {

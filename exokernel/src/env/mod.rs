@@ -108,6 +108,9 @@ pub enum ExitReason {
     Exited(u64),
     /// It took an exception and had no handler.
     Faulted(Fault),
+    /// It was blocked in IPC when no environment could run and nothing
+    /// (no bound interrupt) could ever wake one: a deadlock.
+    Stalled,
 }
 
 /// The record of an ended environment.
@@ -128,6 +131,7 @@ impl fmt::Display for ExitRecord {
         write!(f, "env {} ({})", self.env.0, self.name)?;
         match self.reason {
             ExitReason::Exited(status) => write!(f, " exited with status {status}")?,
+            ExitReason::Stalled => write!(f, " stalled: blocked with nothing left to wake it")?,
             ExitReason::Faulted(fault) => {
                 write!(f, " killed by {} at ip {:#x}", fault.name, fault.ip)?;
                 if let Some(address) = fault.address {
@@ -137,6 +141,18 @@ impl fmt::Display for ExitRecord {
         }
         write!(f, " after {} system calls", self.syscalls)
     }
+}
+
+/// A broken secure-binding invariant found by [`Kernel::audit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("env {}: mapping at {va:#x}: {what}", env.0)]
+pub struct AuditError {
+    /// The environment.
+    pub env: EnvId,
+    /// The user page.
+    pub va: u64,
+    /// What is wrong.
+    pub what: &'static str,
 }
 
 /// Limits fixed when the kernel starts.
@@ -209,6 +225,8 @@ pub struct Kernel<P: Platform, C: UserContext> {
     config: KernelConfig,
     envs: Vec<Option<Env<P::Space, C>>>,
     current: Option<EnvId>,
+    /// Whose address space is loaded (may outlive `current` while idle).
+    active: Option<EnvId>,
     slices: SliceVector,
     sequence: u64,
     exits: Vec<ExitRecord>,
@@ -237,6 +255,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             config,
             envs,
             current: None,
+            active: None,
             slices: SliceVector::new(config.ticks_per_slice),
             sequence: 0,
             exits: Vec::new(),
@@ -283,6 +302,57 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.env(env)?.space.translate(virt).map(|t| t.phys)
     }
 
+    /// Checks the secure-binding invariant over every environment: each
+    /// recorded mapping is present in the page tables with the recorded
+    /// frame, and its capability is live in that environment's table,
+    /// names frames that include it, and grants the rights its access
+    /// needs. Returns the number of mappings checked.
+    ///
+    /// # Errors
+    /// A description of the first violation.
+    pub fn audit(&self) -> Result<usize, AuditError> {
+        let mut checked = 0;
+        for e in self.envs.iter().flatten() {
+            for (&va, m) in &e.mappings {
+                let fail = |what| AuditError {
+                    env: e.id,
+                    va,
+                    what,
+                };
+                let t = e
+                    .space
+                    .translate(va)
+                    .ok_or(fail("recorded but not mapped"))?;
+                if t.phys != m.phys {
+                    return Err(fail("page tables disagree with the record"));
+                }
+                let cap = self
+                    .caps
+                    .lookup(e.id, m.cap)
+                    .map_err(|_| fail("capability is dead"))?;
+                let crate::cap::Resource::Frames { first, count } = cap.resource else {
+                    return Err(fail("capability does not name frames"));
+                };
+                let frame = m.phys / hal::mmu::PAGE_SIZE;
+                if frame < first || frame - first >= count {
+                    return Err(fail("frame outside the capability"));
+                }
+                let mut needs = crate::cap::Rights::READ | crate::cap::Rights::MAP;
+                if t.access.write {
+                    needs |= crate::cap::Rights::WRITE;
+                }
+                if t.access.execute {
+                    needs |= crate::cap::Rights::EXECUTE;
+                }
+                if !needs.is_subset_of(cap.rights) || (t.access.write && t.access.execute) {
+                    return Err(fail("access exceeds the capability's rights or breaks W^X"));
+                }
+                checked += 1;
+            }
+        }
+        Ok(checked)
+    }
+
     fn env(&self, env: EnvId) -> Option<&Env<P::Space, C>> {
         self.envs.get(env.0 as usize)?.as_ref()
     }
@@ -326,6 +396,13 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.reschedule(context)
     }
 
+    /// Event sources outside the environments that could make a blocked
+    /// environment runnable (bound IRQ lines). None exist until IRQ
+    /// binding arrives, so "nothing runnable" means deadlock.
+    fn wakeup_sources(&self) -> usize {
+        0
+    }
+
     /// Saves `context` as the current environment's.
     fn save(&mut self, context: &C) {
         if let Some(env) = self.current
@@ -349,6 +426,13 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 self.current = None;
                 if self.live_envs() == 0 {
                     Next::Finished
+                } else if self.wakeup_sources() == 0 {
+                    // Everyone waits on everyone: end them all.
+                    let stalled: Vec<EnvId> = self.envs.iter().flatten().map(|e| e.id).collect();
+                    for env in stalled {
+                        self.destroy(env, ExitReason::Stalled);
+                    }
+                    Next::Finished
                 } else {
                     Next::Idle
                 }
@@ -365,10 +449,13 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         };
         *context = e.context;
         self.current = Some(env);
-        if same {
+        if same && self.active == Some(env) {
             Next::Resume
         } else {
-            self.platform.activate(&e.space);
+            if self.active != Some(env) {
+                self.platform.activate(&e.space);
+                self.active = Some(env);
+            }
             Next::Switched
         }
     }
@@ -383,6 +470,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.slices.remove(env);
         if self.current == Some(env) {
             self.current = None;
+        }
+        if self.active == Some(env) {
+            self.active = None;
             self.platform.activate_kernel();
         }
         // Anyone waiting on the dead environment gets an error.
@@ -393,7 +483,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 State::Runnable | State::Receiving => false,
             };
             if waiting {
-                other.context.set_results(&[Error::NoSuchEnvironment.to_raw()]);
+                other
+                    .context
+                    .set_results(&[Error::NoSuchEnvironment.to_raw()]);
                 other.state = State::Runnable;
             }
         }

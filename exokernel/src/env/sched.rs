@@ -15,7 +15,8 @@ use crate::cap::EnvId;
 #[derive(Debug)]
 pub struct SliceVector {
     slots: Vec<EnvId>,
-    position: usize,
+    /// The running slot; `None` before the first slice.
+    position: Option<usize>,
     ticks_per_slice: u32,
     left: u32,
 }
@@ -26,7 +27,7 @@ impl SliceVector {
     pub fn new(ticks_per_slice: u32) -> Self {
         Self {
             slots: Vec::new(),
-            position: 0,
+            position: None,
             ticks_per_slice: ticks_per_slice.max(1),
             left: 0,
         }
@@ -39,13 +40,20 @@ impl SliceVector {
 
     /// Removes every slot `env` owns.
     pub fn remove(&mut self, env: EnvId) {
-        let before = self.position;
-        let removed_before = self.slots[..before.min(self.slots.len())]
-            .iter()
-            .filter(|&&e| e == env)
-            .count();
+        if let Some(at) = self.position {
+            // Keep pointing at the same slot, or at the one before the gap
+            // so the slot after it comes next.
+            let removed_upto = self.slots[..=at.min(self.slots.len().saturating_sub(1))]
+                .iter()
+                .filter(|&&e| e == env)
+                .count();
+            self.position = if removed_upto == 0 {
+                Some(at)
+            } else {
+                (at + 1).checked_sub(removed_upto + 1)
+            };
+        }
         self.slots.retain(|&e| e != env);
-        self.position = before.saturating_sub(removed_before);
     }
 
     /// Slots owned by `env`.
@@ -65,11 +73,12 @@ impl SliceVector {
     /// if no owner is runnable.
     pub fn next(&mut self, runnable: impl Fn(EnvId) -> bool) -> Option<EnvId> {
         let n = self.slots.len();
-        for step in 1..=n {
-            let at = (self.position + step) % n;
+        let start = self.position.map_or(0, |p| p + 1);
+        for step in 0..n {
+            let at = (start + step) % n;
             let env = self.slots[at];
             if runnable(env) {
-                self.position = at;
+                self.position = Some(at);
                 self.left = self.ticks_per_slice;
                 return Some(env);
             }
@@ -95,7 +104,7 @@ mod tests {
             order.push(v.next(|e| e != EnvId(3)).unwrap().0);
         }
         // Env 1 owns two of the three runnable slots.
-        assert_eq!(order, vec![2, 1, 1, 2, 1, 1, 2, 1]);
+        assert_eq!(order, vec![1, 2, 1, 1, 2, 1, 1, 2]);
         assert!(!v.tick());
         assert!(v.tick());
         assert_eq!(v.next(|_| false), None);
@@ -107,13 +116,19 @@ mod tests {
         for e in [1, 2, 3] {
             v.add(EnvId(e));
         }
+        assert_eq!(v.next(|_| true), Some(EnvId(1)));
         assert_eq!(v.next(|_| true), Some(EnvId(2)));
         v.remove(EnvId(1));
         // After 2 comes 3, then 2 again.
         assert_eq!(v.next(|_| true), Some(EnvId(3)));
         assert_eq!(v.next(|_| true), Some(EnvId(2)));
+        // Removing the running slot's owner: the next slot comes next.
+        v.add(EnvId(4));
         v.remove(EnvId(2));
+        assert_eq!(v.next(|_| true), Some(EnvId(3)));
         v.remove(EnvId(3));
+        assert_eq!(v.next(|_| true), Some(EnvId(4)));
+        v.remove(EnvId(4));
         assert_eq!(v.next(|_| true), None);
     }
 }

@@ -43,7 +43,11 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         let user_start = <P::Space as AddressSpaceOps>::USER_START;
         let user_end = <P::Space as AddressSpaceOps>::USER_END;
         let parsed = elf::parse(image, P::ELF_MACHINE, user_start, user_end, PAGE_SIZE)?;
-        let slot = self.envs.iter().position(Option::is_none).ok_or(SpawnError::NoFreeId)?;
+        let slot = self
+            .envs
+            .iter()
+            .position(Option::is_none)
+            .ok_or(SpawnError::NoFreeId)?;
         let id = EnvId(u32::try_from(slot).map_err(|_| SpawnError::NoFreeId)?);
         self.caps
             .register_env(&self.root, id, self.config.clearance)
@@ -66,7 +70,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             id,
             name: env_name,
             space,
-            context: C::new_user(parsed.entry, stack_top, u64::from(id.0)),
+            // As if `_start` had been called: the return-address slot makes
+            // RSP ≡ 8 (mod 16) at entry, as the SysV ABI expects.
+            context: C::new_user(parsed.entry, stack_top - 8, u64::from(id.0)),
             state: State::Runnable,
             mappings: alloc::collections::BTreeMap::new(),
             allocations: alloc::vec::Vec::new(),
@@ -79,8 +85,14 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             .try_for_each(|s| self.load_segment(id, image, s))
             .and_then(|()| {
                 let base = stack_top - STACK_PAGES * PAGE_SIZE;
-                self.populate(id, base, STACK_PAGES, Access::READ_WRITE, Rights::READ | Rights::WRITE)
-                    .map(|_| ())
+                self.populate(
+                    id,
+                    base,
+                    STACK_PAGES,
+                    Access::READ_WRITE,
+                    Rights::READ | Rights::WRITE,
+                )
+                .map(|_| ())
             });
         if let Err(e) = loaded {
             self.destroy(id, ExitReason::Exited(u64::MAX));

@@ -127,7 +127,10 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             .ok()
             .and_then(Rights::from_bits)
             .ok_or(Error::InvalidArgument)?;
-        let copy = self.caps.transfer(me, handle, to, rights).map_err(cap_error)?;
+        let copy = self
+            .caps
+            .transfer(me, handle, to, rights)
+            .map_err(cap_error)?;
         Ok(exo_abi::encode_handle(copy.index, copy.generation))
     }
 }

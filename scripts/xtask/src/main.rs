@@ -33,6 +33,10 @@ commands:
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
 const KERNEL_PACKAGE: &str = "exo-kernel-x86_64";
+/// The freestanding user programs loaded as boot modules.
+const USER_PACKAGE: &str = "exo-user-programs";
+/// Modules the stock ISO (`iso/grub.cfg`, `cargo xtask run`) loads.
+const DEFAULT_MODULES: [&str; 3] = ["hello", "ping", "pong"];
 
 fn main() {
     if let Err(e) = run_command() {
@@ -110,11 +114,14 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Builds the kernel ELF and checks its multiboot2 header.
+/// Builds the user programs (boot modules) and the kernel ELF, and checks
+/// the kernel's multiboot2 header. The programs land next to the kernel.
 fn build_kernel() -> Result<PathBuf> {
     sh(cargo().args([
         "build",
         "--release",
+        "-p",
+        USER_PACKAGE,
         "-p",
         KERNEL_PACKAGE,
         "--target",
@@ -135,12 +142,17 @@ fn build_kernel() -> Result<PathBuf> {
     Ok(elf)
 }
 
-/// The GRUB configuration for an ISO whose only entry boots with `cmdline`.
-fn single_entry_grub_cfg(cmdline: &str) -> String {
+/// The GRUB configuration for an ISO whose only entry boots with `cmdline`
+/// and loads `modules` (user programs, in order: environment 0, 1, …).
+fn single_entry_grub_cfg(cmdline: &str, modules: &[&str]) -> String {
+    let modules: String = modules
+        .iter()
+        .map(|m| format!("    module2 /boot/{m} {m}\n"))
+        .collect();
     format!(
         "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
          terminal_input serial console\nterminal_output serial console\n\
-         menuentry \"exo\" {{\n    multiboot2 /boot/exo-kernel {cmdline}\n    boot\n}}\n"
+         menuentry \"exo\" {{\n    multiboot2 /boot/exo-kernel {cmdline}\n{modules}    boot\n}}\n"
     )
 }
 
@@ -148,10 +160,10 @@ fn single_entry_grub_cfg(cmdline: &str) -> String {
 /// single entry passes `cmdline`.
 fn build_iso(cmdline: Option<&str>) -> Result<PathBuf> {
     let elf = build_kernel()?;
-    iso_from(&elf, cmdline)
+    iso_from(&elf, cmdline, &DEFAULT_MODULES)
 }
 
-fn iso_from(elf: &Path, cmdline: Option<&str>) -> Result<PathBuf> {
+fn iso_from(elf: &Path, cmdline: Option<&str>, modules: &[&str]) -> Result<PathBuf> {
     let (name, cfg) = match cmdline {
         None => (
             "exo-x86_64".to_string(),
@@ -163,13 +175,22 @@ fn iso_from(elf: &Path, cmdline: Option<&str>) -> Result<PathBuf> {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .take(40)
                 .collect();
-            (format!("exo-x86_64-{slug}"), single_entry_grub_cfg(line))
+            let mods = modules.join("_");
+            (
+                format!("exo-x86_64-{slug}-{mods}"),
+                single_entry_grub_cfg(line, modules),
+            )
         }
     };
     let stage = target_dir().join("iso").join(&name);
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(stage.join("boot/grub"))?;
     std::fs::copy(elf, stage.join("boot/exo-kernel"))?;
+    let programs = elf.parent().context("kernel path has a directory")?;
+    for module in modules.iter().chain(&DEFAULT_MODULES) {
+        std::fs::copy(programs.join(module), stage.join("boot").join(module))
+            .with_context(|| format!("copying user program '{module}'"))?;
+    }
     std::fs::write(stage.join("boot/grub/grub.cfg"), cfg)?;
     let iso = target_dir().join(format!("{name}.iso"));
     let out = Command::new("grub-mkrescue")
@@ -238,7 +259,7 @@ fn run(args: &[String]) -> Result<()> {
 
 /// Runs one QEMU boot scenario; returns the time to the boot marker.
 fn run_scenario(elf: &Path, scenario: &Scenario, kvm: bool) -> Result<Option<Duration>> {
-    let iso = iso_from(elf, Some(&scenario.cmdline))?;
+    let iso = iso_from(elf, Some(&scenario.cmdline), scenario.modules)?;
     let machine = X86Machine {
         iso,
         memory_mib: 256,
@@ -256,9 +277,15 @@ fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-/// Every host crate: the kernel binary only builds for bare metal and is
-/// linted on its own target.
-const HOST_PACKAGES: [&str; 3] = ["--workspace", "--exclude", KERNEL_PACKAGE];
+/// Every host crate: the kernel binary and the user programs only build for
+/// bare metal and are linted on their own target.
+const HOST_PACKAGES: [&str; 5] = [
+    "--workspace",
+    "--exclude",
+    KERNEL_PACKAGE,
+    "--exclude",
+    USER_PACKAGE,
+];
 
 fn test() -> Result<()> {
     let started = Instant::now();
@@ -272,6 +299,8 @@ fn test() -> Result<()> {
         "clippy",
         "-p",
         KERNEL_PACKAGE,
+        "-p",
+        USER_PACKAGE,
         "--target",
         KERNEL_TARGET,
         "--",
@@ -308,7 +337,7 @@ fn scenarios_matching(names: &[String]) -> Result<()> {
 /// `names` (all when empty); returns the kernel ELF and default ISO paths.
 fn run_scenarios(names: &[String]) -> Result<(PathBuf, PathBuf)> {
     let elf = build_kernel()?;
-    let iso = iso_from(&elf, None)?;
+    let iso = iso_from(&elf, None, &DEFAULT_MODULES)?;
     let kvm = kvm_usable();
     println!(
         "QEMU boot scenarios under {}:",

@@ -60,3 +60,8 @@ pub fn frame_pointer() -> u64 {
     };
     rbp
 }
+
+/// CR2: the linear address of the last page fault.
+pub fn fault_address() -> u64 {
+    x86_64::registers::control::Cr2::read_raw()
+}

@@ -67,7 +67,6 @@ unsafe fn write_cr3(pml4: u64) {
 /// # Safety
 /// `phys` must be a page-table frame owned by the caller's address space
 /// (or the boot tables, read-only), with no other live reference to it.
-#[expect(clippy::mut_from_ref, reason = "page tables live in physical memory, not in Rust objects")]
 unsafe fn table(phys: u64) -> &'static mut PageTable {
     // SAFETY: the caller guarantees exclusivity; the direct map covers every
     // frame the allocator hands out, and frames are page-aligned.
@@ -125,7 +124,9 @@ impl AddressSpace {
             for i in 0..(KERNEL_LOW_LIMIT >> 21) as usize {
                 new_pd[i] = boot_pd[i].clone();
             }
-            let user = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
+            let user = PageTableFlags::PRESENT
+                | PageTableFlags::WRITABLE
+                | PageTableFlags::USER_ACCESSIBLE;
             table(pdpt)[0].set_addr(PhysAddr::new(pd), user);
             let new_pml4 = table(pml4);
             new_pml4[0].set_addr(PhysAddr::new(pdpt), user);
@@ -220,7 +221,8 @@ impl AddressSpaceOps for AddressSpace {
         }
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virt));
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
-        let parents = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
+        let parents =
+            PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
         let mut allocator = Tables(tables);
         // SAFETY: the page is in the user half, so the mapping cannot alias
         // kernel memory the kernel relies on; the exokernel checked the

@@ -243,10 +243,10 @@ pub fn enter_user(frame: &TrapFrame) -> ! {
 /// Enables `syscall`: EFER.SCE, the entry point, the kernel selectors and
 /// the flags cleared on entry (IF, TF, DF, AC, NT).
 pub fn init_syscall() {
+    use x86_64::PrivilegeLevel;
     use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
     use x86_64::registers::rflags::RFlags;
     use x86_64::structures::gdt::SegmentSelector;
-    use x86_64::PrivilegeLevel;
     // SAFETY: single CPU, before any user code runs; nothing reads the
     // variable concurrently.
     unsafe { (&raw mut exo_kernel_rsp).write(gdt::kernel_stack_top()) };

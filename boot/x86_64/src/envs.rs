@@ -1,0 +1,276 @@
+//! Environments on x86_64: the exokernel's [`Platform`] over this machine,
+//! the trap handlers that feed it, and the path into user mode.
+//!
+//! The kernel state lives in one [`spin::Mutex`]; every entry from user
+//! mode runs with interrupts disabled on one CPU, so the lock is never
+//! contended — it documents the single owner and would serialise CPUs once
+//! SMP arrives.
+
+use exokernel::cap::{CapSpace, Level, RootAuthority};
+use exokernel::env::{ExitReason, Fault, Kernel, KernelConfig, Next, Platform};
+use exokernel::frames::FRAME_SIZE;
+use hal::arch::x86_64::paging::{self, AddressSpace};
+use hal::arch::x86_64::trap::{self, TrapFrame};
+use hal::arch::x86_64::{IDENTITY_MAP_LIMIT, cpu, dump, exit, phys_to_virt, serial::SERIAL};
+use hal::mmu::{FrameSource, MapError};
+use hal::{BootModule, Console, ExitCode, UserContext};
+use log::{error, info, warn};
+use spin::Mutex;
+
+/// `EM_X86_64`.
+const EM_X86_64: u16 = 62;
+
+/// The exokernel instance.
+pub type X86Kernel = Kernel<X86, TrapFrame>;
+
+static KERNEL: Mutex<Option<X86Kernel>> = Mutex::new(None);
+static EXIT_WHEN_DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Page-table frames from the frame allocator, zeroed through the direct
+/// map.
+#[derive(Debug)]
+pub struct Tables;
+
+impl FrameSource for Tables {
+    fn allocate_zeroed(&mut self) -> Option<u64> {
+        let phys = crate::memory::with(|a| a.allocate()).ok()??;
+        zero(phys, 1);
+        Some(phys)
+    }
+
+    fn release(&mut self, phys: u64) {
+        match crate::memory::with(|a| a.free(phys)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => error!("freeing frame {phys:#x}: {e}"),
+        }
+    }
+}
+
+fn zero(phys: u64, frames: u64) {
+    // SAFETY: the frames were just allocated (so unused), are below the
+    // identity-map limit and thus in the direct map.
+    unsafe {
+        core::ptr::write_bytes(
+            phys_to_virt(phys) as *mut u8,
+            0,
+            (frames * FRAME_SIZE) as usize,
+        )
+    };
+}
+
+/// This machine, as the exokernel sees it.
+#[derive(Debug)]
+pub struct X86 {
+    tables: Tables,
+}
+
+impl Platform for X86 {
+    type Space = AddressSpace;
+    const ELF_MACHINE: u16 = EM_X86_64;
+
+    fn new_space(&mut self) -> Result<AddressSpace, MapError> {
+        AddressSpace::new(&mut self.tables)
+    }
+
+    fn destroy_space(&mut self, space: AddressSpace) {
+        space.destroy(&mut self.tables);
+    }
+
+    fn activate(&mut self, space: &AddressSpace) {
+        space.activate();
+    }
+
+    fn activate_kernel(&mut self) {
+        paging::activate_boot();
+    }
+
+    fn page_tables(&mut self) -> &mut dyn FrameSource {
+        &mut self.tables
+    }
+
+    fn alloc_frames(&mut self, count: u64) -> Option<u64> {
+        let phys =
+            crate::memory::with(|a| a.allocate_contiguous(count, FRAME_SIZE, IDENTITY_MAP_LIMIT))
+                .ok()??;
+        zero(phys, count);
+        Some(phys)
+    }
+
+    fn free_frames(&mut self, phys: u64, count: u64) {
+        for i in 0..count {
+            self.tables.release(phys + i * FRAME_SIZE);
+        }
+    }
+
+    fn read_phys(&self, phys: u64, buf: &mut [u8]) {
+        // SAFETY: the exokernel passes ranges inside one frame it reached
+        // through a translation of a user mapping (or owns); every frame is
+        // in the direct map.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                phys_to_virt(phys) as *const u8,
+                buf.as_mut_ptr(),
+                buf.len(),
+            );
+        }
+    }
+
+    fn write_phys(&mut self, phys: u64, data: &[u8]) {
+        // SAFETY: as in `read_phys`; the frame belongs to an environment
+        // the kernel is acting for, and no Rust reference aliases it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                phys_to_virt(phys) as *mut u8,
+                data.len(),
+            );
+        }
+    }
+
+    fn console(&mut self, bytes: &[u8]) {
+        SERIAL.write_bytes(bytes);
+    }
+}
+
+/// Builds the exokernel over `caps` and installs the trap handlers.
+pub fn init(caps: CapSpace, root: RootAuthority, exit_when_done: bool) {
+    paging::init();
+    trap::init_syscall();
+    let config = KernelConfig {
+        frame_quota: 4096,
+        ticks_per_slice: 1,
+        clearance: Level::new(8).unwrap_or(Level::HIGHEST),
+    };
+    *KERNEL.lock() = Some(Kernel::new(X86 { tables: Tables }, caps, root, config));
+    EXIT_WHEN_DONE.store(exit_when_done, core::sync::atomic::Ordering::Relaxed);
+    trap::set_syscall_handler(on_syscall);
+    trap::set_user_fault_handler(on_fault);
+}
+
+/// Runs `f` on the kernel.
+pub fn with<R>(f: impl FnOnce(&mut X86Kernel) -> R) -> Option<R> {
+    KERNEL.lock().as_mut().map(f)
+}
+
+/// Creates one environment per boot module. Returns how many started.
+pub fn spawn_modules(modules: &[BootModule]) -> usize {
+    let mut started = 0;
+    for module in modules {
+        let len = (module.end.saturating_sub(module.start)) as usize;
+        if module.end > IDENTITY_MAP_LIMIT {
+            warn!("module '{}' lies above 4 GiB; skipped", module.name);
+            continue;
+        }
+        // SAFETY: GRUB loaded the module at [start, end), which the frame
+        // allocator reserved; it is in the direct map and nothing writes it.
+        let image =
+            unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, len) };
+        let name = module.name.split('/').next_back().unwrap_or("module");
+        match with(|k| k.spawn(name, image)) {
+            Some(Ok(env)) => {
+                info!(
+                    "env {} ({name}): spawned from a {} KiB module",
+                    env.0,
+                    len / 1024
+                );
+                started += 1;
+            }
+            Some(Err(e)) => warn!("module '{name}': {e}"),
+            None => error!("environments not initialised"),
+        }
+    }
+    started
+}
+
+/// Leaves the kernel for the first environment. Never returns.
+pub fn run() -> ! {
+    cpu::disable_interrupts();
+    let mut frame = TrapFrame::new_user(0, 0, 0);
+    let next = with(|k| k.start(&mut frame)).unwrap_or(Next::Finished);
+    follow(next, &mut frame);
+    trap::enter_user(&frame)
+}
+
+fn on_syscall(frame: &mut TrapFrame) {
+    let next = with(|k| k.syscall(frame)).unwrap_or(Next::Resume);
+    follow(next, frame);
+}
+
+fn on_fault(frame: &mut TrapFrame) {
+    let address = (frame.vector == 14).then(cpu::fault_address);
+    let fault = Fault {
+        name: dump::exception_name(frame.vector),
+        vector: frame.vector,
+        ip: frame.rip,
+        address,
+        error: frame.error_code,
+    };
+    let next = with(|k| {
+        let env = k.current();
+        let next = k.fault(frame, fault);
+        if let Some(record) = k.exits().last().filter(|r| Some(r.env) == env) {
+            warn!("{record}");
+        }
+        next
+    })
+    .unwrap_or(Next::Finished);
+    follow(next, frame);
+}
+
+/// Called by the timer handler for every tick.
+pub fn on_tick(frame: &mut TrapFrame) {
+    let from_user = trap::from_user(frame);
+    let Some(mut kernel) = KERNEL.try_lock() else {
+        return;
+    };
+    let next = kernel
+        .as_mut()
+        .map_or(Next::Resume, |k| k.tick(frame, from_user));
+    drop(kernel);
+    if from_user {
+        follow(next, frame);
+    }
+}
+
+/// Acts on what the kernel said: nothing (resume), idle until something
+/// can run, or finish.
+fn follow(next: Next, frame: &mut TrapFrame) {
+    match next {
+        Next::Resume | Next::Switched => {}
+        Next::Idle => loop {
+            // Nothing runnable: wait for an interrupt with a kernel-mode
+            // context, then ask again.
+            cpu::enable_interrupts();
+            cpu::halt();
+            cpu::disable_interrupts();
+            match with(|k| k.start(frame)).unwrap_or(Next::Finished) {
+                Next::Idle => {}
+                Next::Finished => finish(),
+                Next::Resume | Next::Switched => return,
+            }
+        },
+        Next::Finished => finish(),
+    }
+}
+
+fn finish() -> ! {
+    paging::activate_boot();
+    let failed = with(|k| {
+        for record in k.exits() {
+            info!("{record}");
+        }
+        k.exits()
+            .iter()
+            .filter(|r| !matches!(r.reason, ExitReason::Exited(0)))
+            .count()
+    })
+    .unwrap_or(0);
+    info!("all environments have ended ({failed} did not exit with status 0)");
+    if EXIT_WHEN_DONE.load(core::sync::atomic::Ordering::Relaxed) {
+        exit::exit(ExitCode::Success);
+    }
+    cpu::enable_interrupts();
+    loop {
+        cpu::halt();
+    }
+}

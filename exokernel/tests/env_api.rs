@@ -1,0 +1,558 @@
+//! Environments on the model machine: spawning, secure bindings, user
+//! pointer checks, revocation unmapping, IPC with capability passing,
+//! faults, scheduling and reclamation.
+
+mod support;
+
+use exo_abi::{CapInfo, Error, NO_CAP, access, call, rights};
+use exokernel::cap::EnvId;
+use exokernel::env::{ExitReason, Fault, Next};
+use hal::mmu::PAGE_SIZE;
+use support::*;
+
+const HEAP: u64 = 0x1000_0000;
+
+/// Spawns `n` copies of the test program and starts the first.
+fn boot(n: usize) -> (TestKernel, Regs, Vec<EnvId>) {
+    let mut k = kernel(4096);
+    let ids: Vec<EnvId> = (0..n)
+        .map(|i| k.spawn(&format!("p{i}"), &program()).expect("spawn"))
+        .collect();
+    let mut ctx = Regs::default();
+    assert_eq!(k.start(&mut ctx), Next::Switched);
+    (k, ctx, ids)
+}
+
+fn sys(k: &mut TestKernel, ctx: &mut Regs, number: u64, args: &[u64]) -> Result<u64, Error> {
+    ctx.call(number, args);
+    assert_eq!(k.syscall(ctx), Next::Resume, "call {number:#x} switched");
+    ctx.result()
+}
+
+/// Runs env `want` (yielding around the slice vector until it is current).
+fn run(k: &mut TestKernel, ctx: &mut Regs, want: EnvId) {
+    for _ in 0..16 {
+        if k.current() == Some(want) {
+            return;
+        }
+        ctx.call(call::YIELD, &[]);
+        k.syscall(ctx);
+    }
+    panic!("env {want:?} never ran");
+}
+
+fn read_user(k: &mut TestKernel, env: EnvId, va: u64, len: usize) -> Vec<u8> {
+    let phys = k.translate(env, va).expect("mapped") + va % PAGE_SIZE;
+    let mut buf = vec![0u8; len];
+    k.platform().memory.read(phys, &mut buf);
+    buf
+}
+
+/// Puts `bytes` at user address `va` of the current environment by
+/// writing through its mapping (as the environment itself would).
+fn write_user(k: &mut TestKernel, env: EnvId, va: u64, bytes: &[u8]) {
+    use exokernel::env::Platform;
+    let phys = k.translate(env, va).expect("mapped") + va % PAGE_SIZE;
+    k.platform().write_phys(phys, bytes);
+}
+
+#[test]
+fn spawn_loads_the_image_and_starts_at_the_entry() {
+    let (mut k, ctx, ids) = boot(1);
+    assert_eq!(ctx.rip, 0x40_1000);
+    assert_eq!(
+        ctx.r[1],
+        u64::from(ids[0].0),
+        "first argument is the env id"
+    );
+    assert_eq!(ctx.rsp, USER_END - PAGE_SIZE - 8);
+    assert_eq!(
+        read_user(&mut k, ids[0], 0x40_1000, 14),
+        b"\xcc code bytes \xcc"
+    );
+    assert_eq!(read_user(&mut k, ids[0], 0x40_2000, 12), b"initial data");
+    // Data, bss (zero) and stack are mapped; the page after bss and the
+    // guard page above the stack are not.
+    assert_eq!(read_user(&mut k, ids[0], 0x40_4ff0, 16), vec![0; 16]);
+    assert!(k.translate(ids[0], USER_END - 2 * PAGE_SIZE).is_some());
+    assert!(k.translate(ids[0], 0x40_5000).is_none());
+    assert!(
+        k.translate(ids[0], USER_END - PAGE_SIZE).is_none(),
+        "guard page"
+    );
+}
+
+#[test]
+fn bad_images_are_refused_and_leave_nothing_behind() {
+    let mut k = kernel(4096);
+    let before = k.platform().memory.free_count();
+    let wx = elf_image(
+        2,
+        2,
+        EM_X86_64,
+        0x40_1000,
+        &[(0x40_1000, 0x10, b"x", PF_RWX)],
+    );
+    assert!(k.spawn("wx", &wx).is_err());
+    assert!(k.spawn("junk", b"\x7fELF garbage").is_err());
+    // Too big for memory: fails part-way and is torn down.
+    let huge = elf_image(
+        2,
+        2,
+        EM_X86_64,
+        0x40_1000,
+        &[(0x40_1000, 8000 * PAGE_SIZE, b"x", PF_RX)],
+    );
+    assert!(k.spawn("huge", &huge).is_err());
+    assert_eq!(k.platform().memory.free_count(), before);
+    assert_eq!(k.live_envs(), 0);
+    assert!(k.exits().is_empty());
+}
+
+#[test]
+fn debug_write_checks_every_pointer() {
+    let (mut k, mut ctx, ids) = boot(1);
+    let me = ids[0];
+    write_user(&mut k, me, 0x40_2000, b"hello");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::DEBUG_WRITE, &[0x40_2000, 5]),
+        Ok(5)
+    );
+    assert_eq!(k.platform().console, b"hello");
+    // Spanning data into bss is fine; into the unmapped page is not.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::DEBUG_WRITE, &[0x40_4ff0, 16]),
+        Ok(16)
+    );
+    for (ptr, len) in [
+        (0x40_4ff0, 17),            // runs into an unmapped page
+        (0x10_0000, 8),             // kernel image
+        (0xffff_8000_0000_0000, 8), // direct map
+        (0x8000_0000_0000, 8),      // non-canonical
+        (u64::MAX - 3, 8),          // wraps
+        (0x40_5000, 1),             // unmapped
+        (0, 1),                     // null
+    ] {
+        assert_eq!(
+            sys(&mut k, &mut ctx, call::DEBUG_WRITE, &[ptr, len]),
+            Err(Error::BadAddress),
+            "{ptr:#x}+{len}"
+        );
+    }
+    // Huge lengths are cut to the per-call maximum, then checked.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::DEBUG_WRITE, &[0x40_2000, u64::MAX]),
+        Ok(1024)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::DEBUG_WRITE, &[0x40_2000, 0]),
+        Ok(0)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_SELF, &[]),
+        Ok(u64::from(me.0))
+    );
+    assert_eq!(sys(&mut k, &mut ctx, 0xdead, &[]), Err(Error::NoSuchCall));
+}
+
+#[test]
+fn frames_map_only_with_the_rights_their_capability_grants() {
+    let (mut k, mut ctx, _) = boot(1);
+    let h = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[2, 0]).expect("alloc");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[h, 0, HEAP, access::WRITE]),
+        Ok(0)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[h, 1, HEAP + PAGE_SIZE, 0]),
+        Ok(0)
+    );
+    // W^X, undefined bits, index out of range, kernel range, misaligned, remap.
+    let cases: [(&[u64], Error); 7] = [
+        (
+            &[h, 1, HEAP + 2 * PAGE_SIZE, access::WRITE | access::EXECUTE],
+            Error::InvalidArgument,
+        ),
+        (&[h, 1, HEAP + 2 * PAGE_SIZE, 8], Error::InvalidArgument),
+        (&[h, 2, HEAP + 2 * PAGE_SIZE, 0], Error::InvalidArgument),
+        (&[h, 0, 0x20_0000, 0], Error::BadAddress),
+        (&[h, 0, HEAP + 12, 0], Error::InvalidArgument),
+        (&[h, 0, HEAP, 0], Error::AlreadyMapped),
+        (
+            &[h ^ (1 << 30), 0, HEAP + 2 * PAGE_SIZE, 0],
+            Error::BadCapability,
+        ),
+    ];
+    for (args, e) in cases {
+        assert_eq!(sys(&mut k, &mut ctx, call::MAP, args), Err(e), "{args:x?}");
+    }
+    // A read-only child cannot be mapped writable or executable.
+    let ro = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_DERIVE,
+        &[h, rights::READ | rights::MAP, 0, 0],
+    );
+    assert_eq!(ro, Err(Error::InvalidArgument), "count 0 is not a range");
+    let info = info(&mut k, &mut ctx, h);
+    let ro = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_DERIVE,
+        &[h, rights::READ | rights::MAP, info.first + 1, 1],
+    )
+    .expect("derive");
+    let va = HEAP + 4 * PAGE_SIZE;
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[ro, 0, va, access::WRITE]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[ro, 0, va, access::EXECUTE]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::MAP, &[ro, 0, va, 0]), Ok(0));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::PROTECT, &[va, access::WRITE]),
+        Err(Error::PermissionDenied)
+    );
+    // Amplification through derive is refused.
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::CAP_DERIVE,
+            &[
+                ro,
+                rights::READ | rights::WRITE | rights::MAP,
+                info.first + 1,
+                1
+            ]
+        ),
+        Err(Error::PermissionDenied)
+    );
+    // Protect and unmap.
+    assert_eq!(sys(&mut k, &mut ctx, call::PROTECT, &[HEAP, 0]), Ok(0));
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::PROTECT,
+            &[HEAP, access::WRITE | access::EXECUTE]
+        ),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::UNMAP, &[HEAP]), Ok(0));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::UNMAP, &[HEAP]),
+        Err(Error::NotMapped)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::UNMAP, &[0x10_0000]),
+        Err(Error::BadAddress)
+    );
+    // Only the allocation's root frees it.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::FRAME_FREE, &[ro]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::FRAME_FREE, &[h]), Ok(0));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::CAP_INFO, &[ro, 0x40_2000]),
+        Err(Error::BadCapability)
+    );
+}
+
+fn info(k: &mut TestKernel, ctx: &mut Regs, h: u64) -> CapInfo {
+    let env = k.current().expect("current");
+    assert_eq!(sys(k, ctx, call::CAP_INFO, &[h, 0x40_3000]), Ok(0));
+    let bytes = read_user(k, env, 0x40_3000, CapInfo::SIZE);
+    CapInfo::from_bytes(bytes.as_slice().try_into().expect("size"))
+}
+
+#[test]
+fn cap_info_writes_only_to_writable_user_memory() {
+    let (mut k, mut ctx, _) = boot(1);
+    let h = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[3, 0]).expect("alloc");
+    let i = info(&mut k, &mut ctx, h);
+    assert_eq!((i.kind, i.count, i.rights), (1, 3, rights::ALL));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::CAP_INFO, &[h, 0x40_1000]),
+        Err(Error::BadAddress),
+        "code is read-only"
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::CAP_INFO, &[h, 0x40_4fe0]),
+        Err(Error::BadAddress),
+        "crosses into unmapped"
+    );
+}
+
+#[test]
+fn quota_and_bad_allocations() {
+    let (mut k, mut ctx, _) = boot(1);
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[0, 0]),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[513, 0]),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 4]),
+        Err(Error::InvalidArgument)
+    );
+    assert!(sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[64, 0]).is_ok());
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 0]),
+        Err(Error::NoMemory),
+        "quota of 64"
+    );
+}
+
+#[test]
+fn revoking_a_frame_capability_unmaps_it_everywhere() {
+    let (mut k, mut ctx, ids) = boot(2);
+    let (a, b) = (ids[0], ids[1]);
+    let h = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 0]).expect("alloc");
+    let first = info(&mut k, &mut ctx, h).first;
+    let child = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_DERIVE,
+        &[h, rights::ALL, first, 1],
+    )
+    .expect("child");
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::MAP,
+            &[child, 0, HEAP, access::WRITE]
+        ),
+        Ok(0)
+    );
+    let given = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_TRANSFER,
+        &[child, u64::from(b.0), rights::READ | rights::MAP],
+    )
+    .expect("give");
+    run(&mut k, &mut ctx, b);
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::MAP,
+            &[given, 0, HEAP, access::WRITE]
+        ),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[given, 0, HEAP, 0]),
+        Ok(0)
+    );
+    assert_eq!(k.translate(a, HEAP), k.translate(b, HEAP), "shared frame");
+    run(&mut k, &mut ctx, a);
+    assert_eq!(sys(&mut k, &mut ctx, call::CAP_REVOKE, &[child]), Ok(2));
+    assert_eq!(k.translate(a, HEAP), None);
+    assert_eq!(k.translate(b, HEAP), None);
+    // The root still maps; freeing it unmaps and returns the frame.
+    let before = k.platform().memory.free_count();
+    assert_eq!(sys(&mut k, &mut ctx, call::MAP, &[h, 0, HEAP, 0]), Ok(0));
+    assert_eq!(sys(&mut k, &mut ctx, call::FRAME_FREE, &[h]), Ok(0));
+    assert_eq!(k.translate(a, HEAP), None);
+    assert_eq!(k.platform().memory.free_count(), before + 1);
+}
+
+#[test]
+fn ipc_call_reply_passes_words_and_a_capability() {
+    let (mut k, mut ctx, ids) = boot(2);
+    let (client, server) = (ids[0], ids[1]);
+    // The server waits first.
+    run(&mut k, &mut ctx, server);
+    ctx.call(call::IPC_RECV, &[]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(client));
+    let h = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 0]).expect("alloc");
+    ctx.call(call::IPC_CALL, &[u64::from(server.0), 1, 2, 3, 4, h]);
+    assert_eq!(
+        k.syscall(&mut ctx),
+        Next::Switched,
+        "call switches to the server"
+    );
+    assert_eq!(k.current(), Some(server));
+    assert_eq!(&ctx.r[..5], &[u64::from(client.0), 1, 2, 3, 4]);
+    let got = ctx.r[5];
+    assert_ne!(got, NO_CAP);
+    let i = info(&mut k, &mut ctx, got);
+    assert_eq!(i.count, 1);
+    // Reply, then the client picks it up.
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IPC_REPLY,
+            &[u64::from(client.0), 10, 20, 30, 40, NO_CAP]
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IPC_REPLY,
+            &[u64::from(client.0), 0, 0, 0, 0, NO_CAP]
+        ),
+        Err(Error::InvalidArgument),
+        "no second reply"
+    );
+    run(&mut k, &mut ctx, client);
+    assert_eq!(&ctx.r[..6], &[u64::from(server.0), 10, 20, 30, 40, NO_CAP]);
+}
+
+#[test]
+fn ipc_send_blocks_until_received_and_refuses_nonsense() {
+    let (mut k, mut ctx, ids) = boot(2);
+    let (a, b) = (ids[0], ids[1]);
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IPC_SEND,
+            &[u64::from(a.0), 0, 0, 0, 0, NO_CAP]
+        ),
+        Err(Error::Deadlock)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IPC_SEND, &[7, 0, 0, 0, 0, NO_CAP]),
+        Err(Error::NoSuchEnvironment)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IPC_SEND,
+            &[u64::MAX, 0, 0, 0, 0, NO_CAP]
+        ),
+        Err(Error::NoSuchEnvironment)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IPC_SEND,
+            &[u64::from(b.0), 0, 0, 0, 0, 12345]
+        ),
+        Err(Error::BadCapability)
+    );
+    ctx.call(call::IPC_SEND, &[u64::from(b.0), 5, 6, 7, 8, NO_CAP]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched, "a blocks");
+    assert_eq!(k.current(), Some(b));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IPC_RECV, &[]),
+        Ok(u64::from(a.0))
+    );
+    assert_eq!(&ctx.r[1..5], &[5, 6, 7, 8]);
+    run(&mut k, &mut ctx, a);
+    assert_eq!(ctx.result(), Ok(0), "the send completed");
+}
+
+#[test]
+fn a_faulting_environment_dies_alone_and_its_waiters_wake() {
+    let (mut k, mut ctx, ids) = boot(3);
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    // a sends to c and blocks; b runs.
+    ctx.call(call::IPC_SEND, &[u64::from(c.0), 0, 0, 0, 0, NO_CAP]);
+    k.syscall(&mut ctx);
+    run(&mut k, &mut ctx, c);
+    let before = k.live_envs();
+    let fault = Fault {
+        name: "page fault",
+        vector: 14,
+        ip: 0x40_1004,
+        address: Some(0xdead_0000),
+        error: 6,
+    };
+    assert_eq!(k.fault(&mut ctx, fault), Next::Switched);
+    assert_eq!(k.live_envs(), before - 1);
+    let record = k.exits()[0];
+    assert_eq!(record.env, c);
+    assert_eq!(record.reason, ExitReason::Faulted(fault));
+    assert!(
+        record
+            .to_string()
+            .contains("killed by page fault at ip 0x401004 (address 0xdead0000)")
+    );
+    // a woke with an error.
+    run(&mut k, &mut ctx, a);
+    assert_eq!(ctx.result(), Err(Error::NoSuchEnvironment));
+    let _ = b;
+}
+
+#[test]
+fn timer_slices_rotate_and_exit_reclaims_everything() {
+    let mut k = kernel(4096);
+    let free = k.platform().memory.free_count();
+    let ids: Vec<EnvId> = (0..3)
+        .map(|i| k.spawn(&format!("p{i}"), &program()).expect("spawn"))
+        .collect();
+    let mut ctx = Regs::default();
+    k.start(&mut ctx);
+    let mut seen = vec![k.current().expect("running")];
+    for _ in 0..6 {
+        match k.tick(&mut ctx, true) {
+            Next::Resume => {}
+            Next::Switched => seen.push(k.current().expect("running")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen.len(), 4, "two ticks per slice: {seen:?}");
+    assert_eq!(seen[0], seen[3]);
+    assert_ne!(seen[0], seen[1]);
+    // Ticks that interrupt the kernel never switch.
+    assert_eq!(k.tick(&mut ctx, false), Next::Resume);
+    // Everyone allocates, maps, shares and exits.
+    for _ in 0..3 {
+        let h = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[4, 0]).expect("alloc");
+        sys(&mut k, &mut ctx, call::MAP, &[h, 3, HEAP, access::WRITE]).expect("map");
+        let other = ids
+            .iter()
+            .find(|&&e| Some(e) != k.current())
+            .copied()
+            .expect("other");
+        let _ = sys(
+            &mut k,
+            &mut ctx,
+            call::CAP_TRANSFER,
+            &[h, u64::from(other.0), rights::READ | rights::MAP],
+        );
+        ctx.call(call::ENV_EXIT, &[7]);
+        let next = k.syscall(&mut ctx);
+        assert!(matches!(next, Next::Switched | Next::Finished), "{next:?}");
+    }
+    assert_eq!(k.live_envs(), 0);
+    assert_eq!(k.exits().len(), 3);
+    assert!(k.exits().iter().all(|r| r.reason == ExitReason::Exited(7)));
+    assert_eq!(
+        k.platform().memory.free_count(),
+        free,
+        "every frame came back"
+    );
+    assert_eq!(k.platform().active, None);
+}
+
+#[test]
+fn a_deadlock_ends_everyone_instead_of_idling_forever() {
+    let (mut k, mut ctx, ids) = boot(2);
+    ctx.call(call::IPC_RECV, &[]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    ctx.call(call::IPC_RECV, &[]);
+    assert_eq!(k.syscall(&mut ctx), Next::Finished);
+    assert_eq!(k.live_envs(), 0);
+    assert!(k.exits().iter().all(|r| r.reason == ExitReason::Stalled));
+    assert_eq!(k.exits().len(), ids.len());
+    assert!(k.exits()[0].to_string().contains("stalled"));
+}

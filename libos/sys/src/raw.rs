@@ -1,0 +1,167 @@
+//! `syscall` on x86_64: RAX = number; RDI, RSI, RDX, R10, R8, R9 =
+//! arguments; results in RAX, RDI, RSI, RDX, R10, R8. RCX and R11 are
+//! clobbered by the instruction.
+
+use exo_abi::{CapInfo, Error, NO_CAP, call};
+
+/// Issues system call `number` with `args`; returns the six result
+/// registers.
+#[inline(always)]
+pub fn syscall6(number: u64, args: [u64; 6]) -> [u64; 6] {
+    let (rax, rdi, rsi, rdx, r10, r8): (u64, u64, u64, u64, u64, u64);
+    // SAFETY: `syscall` enters the kernel, which preserves every register
+    // except the result registers listed and RCX/R11, and touches no memory
+    // of ours except through pointers we pass explicitly.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") number => rax,
+            inlateout("rdi") args[0] => rdi,
+            inlateout("rsi") args[1] => rsi,
+            inlateout("rdx") args[2] => rdx,
+            inlateout("r10") args[3] => r10,
+            inlateout("r8") args[4] => r8,
+            in("r9") args[5],
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+    [rax, rdi, rsi, rdx, r10, r8]
+}
+
+/// Issues a call that returns one value or an error.
+#[inline(always)]
+pub fn syscall(number: u64, args: &[u64]) -> Result<u64, Error> {
+    let mut a = [0u64; 6];
+    for (slot, v) in a.iter_mut().zip(args) {
+        *slot = *v;
+    }
+    Error::from_raw(syscall6(number, a)[0])
+}
+
+/// Writes `bytes` to the kernel console; returns how many were written.
+pub fn debug_write(bytes: &[u8]) -> Result<u64, Error> {
+    syscall(
+        call::DEBUG_WRITE,
+        &[bytes.as_ptr() as u64, bytes.len() as u64],
+    )
+}
+
+/// Ends this environment.
+pub fn exit(status: u64) -> ! {
+    let _ = syscall(call::ENV_EXIT, &[status]);
+    // The kernel never returns from ENV_EXIT.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Gives up the rest of the time slice.
+pub fn yield_now() {
+    let _ = syscall(call::YIELD, &[]);
+}
+
+/// This environment's id.
+pub fn env_self() -> u64 {
+    syscall(call::ENV_SELF, &[]).unwrap_or(u64::MAX)
+}
+
+/// Allocates `count` contiguous frames; returns the capability handle.
+pub fn frame_alloc(count: u64) -> Result<u64, Error> {
+    syscall(call::FRAME_ALLOC, &[count, 0])
+}
+
+/// Frees an allocation by its root handle.
+pub fn frame_free(handle: u64) -> Result<u64, Error> {
+    syscall(call::FRAME_FREE, &[handle])
+}
+
+/// Maps frame `index` of `handle` at `va` with `access` bits.
+pub fn map(handle: u64, index: u64, va: u64, access: u64) -> Result<u64, Error> {
+    syscall(call::MAP, &[handle, index, va, access])
+}
+
+/// Unmaps user page `va`.
+pub fn unmap(va: u64) -> Result<u64, Error> {
+    syscall(call::UNMAP, &[va])
+}
+
+/// Describes capability `handle`.
+pub fn cap_info(handle: u64) -> Result<CapInfo, Error> {
+    let mut out = [0u8; CapInfo::SIZE];
+    syscall(call::CAP_INFO, &[handle, out.as_mut_ptr() as u64])?;
+    Ok(CapInfo::from_bytes(&out))
+}
+
+/// Derives a child of `handle` with `rights` over `[first, first + count)`.
+pub fn cap_derive(handle: u64, rights: u64, first: u64, count: u64) -> Result<u64, Error> {
+    syscall(call::CAP_DERIVE, &[handle, rights, first, count])
+}
+
+/// Gives environment `env` a copy of `handle` with `rights`.
+pub fn cap_transfer(handle: u64, env: u64, rights: u64) -> Result<u64, Error> {
+    syscall(call::CAP_TRANSFER, &[handle, env, rights])
+}
+
+/// Revokes `handle` and its descendants.
+pub fn cap_revoke(handle: u64) -> Result<u64, Error> {
+    syscall(call::CAP_REVOKE, &[handle])
+}
+
+/// A message: sender (on receipt), four words, an optional capability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The sending environment (filled in on receipt).
+    pub from: u64,
+    /// Payload.
+    pub words: [u64; 4],
+    /// A capability handle or [`NO_CAP`].
+    pub cap: u64,
+}
+
+impl Message {
+    /// A message carrying `words` and no capability.
+    #[must_use]
+    pub const fn new(words: [u64; 4]) -> Self {
+        Self {
+            from: 0,
+            words,
+            cap: NO_CAP,
+        }
+    }
+
+    fn args(&self, to: u64) -> [u64; 6] {
+        let [w0, w1, w2, w3] = self.words;
+        [to, w0, w1, w2, w3, self.cap]
+    }
+
+    fn from_results(r: [u64; 6]) -> Result<Self, Error> {
+        let from = Error::from_raw(r[0])?;
+        Ok(Self {
+            from,
+            words: [r[1], r[2], r[3], r[4]],
+            cap: r[5],
+        })
+    }
+}
+
+/// Sends `message` to `to`, blocking until it is received.
+pub fn ipc_send(to: u64, message: &Message) -> Result<(), Error> {
+    Error::from_raw(syscall6(call::IPC_SEND, message.args(to))[0]).map(|_| ())
+}
+
+/// Receives the next message, blocking.
+pub fn ipc_recv() -> Result<Message, Error> {
+    Message::from_results(syscall6(call::IPC_RECV, [0; 6]))
+}
+
+/// Sends `message` to `to` and waits for its reply.
+pub fn ipc_call(to: u64, message: &Message) -> Result<Message, Error> {
+    Message::from_results(syscall6(call::IPC_CALL, message.args(to)))
+}
+
+/// Replies to `to`, which is waiting in [`ipc_call`].
+pub fn ipc_reply(to: u64, message: &Message) -> Result<(), Error> {
+    Error::from_raw(syscall6(call::IPC_REPLY, message.args(to))[0]).map(|_| ())
+}
