@@ -58,6 +58,10 @@ pub struct X86Machine {
     pub machine: String,
     /// The `-cpu` model, e.g. `max` or `qemu64` (no RDRAND).
     pub cpu: String,
+    /// Deterministic instruction counting (`-icount shift=0`): virtual time
+    /// advances one nanosecond per instruction, so TSC deltas measure
+    /// instructions executed rather than host speed.
+    pub icount: bool,
     /// Serial and QEMU's monitor multiplexed on the terminal (Ctrl-A X
     /// quits), instead of serial alone on a pipe.
     pub interactive: bool,
@@ -71,6 +75,11 @@ impl X86Machine {
         cmd.args(["-machine", &self.machine])
             .args(["-cpu", &self.cpu])
             .args(["-m", &self.memory_mib.to_string()])
+            .args(if self.icount {
+                &["-icount", "shift=0"][..]
+            } else {
+                &[][..]
+            })
             .args(["-display", "none"])
             .args(["-no-reboot"])
             .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
@@ -353,6 +362,7 @@ mod tests {
             firmware: Firmware::Uefi,
             machine: "pc,acpi=off".into(),
             cpu: "qemu64".into(),
+            icount: true,
             interactive: false,
         };
         let args: Vec<String> = m
@@ -365,6 +375,7 @@ mod tests {
         assert!(joined.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(joined.contains("-machine pc,acpi=off"));
         assert!(joined.contains("-cpu qemu64"));
+        assert!(joined.contains("-icount shift=0"));
         assert!(joined.contains(OVMF));
         assert!(joined.contains("-accel tcg"));
     }

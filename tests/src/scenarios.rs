@@ -12,6 +12,11 @@ pub const BOOT_MARKER: &str = "booted in";
 /// chipset (PCIe, ACPI with MADT/HPET/MCFG).
 pub const DEFAULT_MACHINE: &str = "q35";
 
+/// The programs `cargo xtask bench` times kernel paths with: two `bench`
+/// environments (null syscall; yield, which switches between them) and the
+/// ping/pong IPC pair.
+pub const KERNEL_PATH_BENCH: &[&str] = &["bench", "bench", "ping", "pong"];
+
 /// The CPU model every scenario uses unless it needs another: every
 /// feature TCG emulates (RDRAND, RDSEED, NX, …).
 pub const DEFAULT_CPU: &str = "max";
@@ -31,6 +36,8 @@ pub struct Scenario {
     pub cpu: &'static str,
     /// User programs loaded as boot modules (environments 0, 1, … in order).
     pub modules: &'static [&'static str],
+    /// Run under `-icount shift=0` (instruction-counted virtual time).
+    pub icount: bool,
     /// Requirements.
     pub expect: Expect,
     /// Hard limit on the run.
@@ -89,6 +96,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: self_test_pass(&[
                 "MADT:",
                 "local APIC timer",
@@ -104,6 +112,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: self_test_pass(&["MADT:"]),
             timeout,
         },
@@ -114,6 +123,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: self_test_pass(&[
                 "unknown kernel option 'frobnicate=1'; ignored",
                 "bad value 'loud' for kernel option 'log'; ignored",
@@ -128,6 +138,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: self_test_pass(&[
                 "unknown kernel option 'opt000=",
                 "more kernel options ignored",
@@ -142,6 +153,7 @@ pub fn all() -> Vec<Scenario> {
             machine: "pc,acpi=off",
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: self_test_pass(&["no ACPI RSDP"]),
             timeout,
         },
@@ -153,6 +165,7 @@ pub fn all() -> Vec<Scenario> {
             // QEMU's baseline 64-bit model has neither RDRAND nor RDSEED.
             cpu: "qemu64",
             modules: &[],
+            icount: false,
             expect: self_test_pass(&[
                 "capability key: no usable RDSEED/RDRAND; seeded from cycle-counter jitter only",
             ]),
@@ -165,6 +178,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &["hello", "ping", "pong"],
+            icount: false,
             expect: environments_pass(&[
                 "hello from env 0",
                 "hello: done",
@@ -187,6 +201,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &["hostile", "hello"],
+            icount: false,
             expect: environments_pass(&[
                 "hostile: 20000 calls done",
                 "kernel still answering",
@@ -203,6 +218,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &["faulter", "faulter", "faulter", "faulter", "hello"],
+            icount: false,
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "still alive"]),
                 ..environments_pass(&[
@@ -219,12 +235,29 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
+            name: "kernel-path timing (icount)",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: KERNEL_PATH_BENCH,
+            icount: true,
+            expect: environments_pass(&[
+                "bench 0: null syscall",
+                "bench 1: null syscall",
+                "IPC round trips",
+                "(0 did not exit with status 0)",
+            ]),
+            timeout,
+        },
+        Scenario {
             name: "page fault dump",
             cmdline: "crash=pagefault".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
@@ -249,6 +282,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&[
@@ -270,6 +304,7 @@ pub fn all() -> Vec<Scenario> {
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
             modules: &[],
+            icount: false,
             expect: Expect {
                 status: ExitCode::Panic.qemu_status(),
                 lines: lines(&["!!! EXCEPTION 6 (invalid opcode)", "RIP=", "backtrace:"]),

@@ -9,7 +9,7 @@ mod setup;
 
 use anyhow::{Context, Result, bail};
 use exo_qemu::scenarios::{self, BOOT_MARKER, Scenario};
-use exo_qemu::{Firmware, Qemu, X86Machine, check, kvm_usable};
+use exo_qemu::{Firmware, Outcome, Qemu, X86Machine, check, kvm_usable};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,7 +26,9 @@ commands:
   test                  fmt, clippy, host tests, QEMU boot scenarios
   scenarios [NAME...]   only the QEMU boot scenarios (those whose name
                         contains one of NAME, or all)
-  bench                 host benchmarks and QEMU boot timing
+  bench [--kernel-paths]
+                        host benchmarks, QEMU boot timing, and instruction
+                        counts of kernel paths (only those with the flag)
   fuzz [--runs N] [TARGET...]
                         run cargo-fuzz targets (default: all, 1,000,000 runs each)
 ";
@@ -63,7 +65,7 @@ fn run_command() -> Result<()> {
         "run" => run(rest),
         "test" => test(),
         "scenarios" => scenarios_matching(rest),
-        "bench" => bench(),
+        "bench" => bench(rest),
         "fuzz" => fuzz(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -252,6 +254,7 @@ fn run(args: &[String]) -> Result<()> {
         firmware,
         machine: scenarios::DEFAULT_MACHINE.to_string(),
         cpu: scenarios::DEFAULT_CPU.to_string(),
+        icount: false,
         interactive: true,
     };
     sh(&mut machine.command(kvm))
@@ -259,6 +262,11 @@ fn run(args: &[String]) -> Result<()> {
 
 /// Runs one QEMU boot scenario; returns the time to the boot marker.
 fn run_scenario(elf: &Path, scenario: &Scenario, kvm: bool) -> Result<Option<Duration>> {
+    run_scenario_log(elf, scenario, kvm).map(|o| o.marker_after)
+}
+
+/// Runs one QEMU boot scenario, checks it, and returns what it printed.
+fn run_scenario_log(elf: &Path, scenario: &Scenario, kvm: bool) -> Result<Outcome> {
     let iso = iso_from(elf, Some(&scenario.cmdline), scenario.modules)?;
     let machine = X86Machine {
         iso,
@@ -266,11 +274,12 @@ fn run_scenario(elf: &Path, scenario: &Scenario, kvm: bool) -> Result<Option<Dur
         firmware: scenario.firmware,
         machine: scenario.machine.to_string(),
         cpu: scenario.cpu.to_string(),
+        icount: scenario.icount,
         interactive: false,
     };
     let outcome = Qemu::spawn(machine.command(kvm))?.wait(scenario.timeout, BOOT_MARKER, false);
     check(&outcome, &scenario.expect).with_context(|| format!("scenario '{}'", scenario.name))?;
-    Ok(outcome.marker_after)
+    Ok(outcome)
 }
 
 fn file_size(path: &Path) -> u64 {
@@ -384,10 +393,18 @@ fn run_scenarios(names: &[String]) -> Result<(PathBuf, PathBuf)> {
     Ok((elf, iso))
 }
 
-fn bench() -> Result<()> {
+fn bench(args: &[String]) -> Result<()> {
     setup::run()?;
-    sh(cargo().args(["bench", "--workspace"]))?;
+    let kernel_only = match args {
+        [] => false,
+        [flag] if flag == "--kernel-paths" => true,
+        _ => bail!("usage: cargo xtask bench [--kernel-paths]"),
+    };
     let elf = build_kernel()?;
+    if kernel_only {
+        return kernel_paths(&elf);
+    }
+    sh(cargo().args(["bench", "--workspace"]))?;
     let scenario = scenarios::all()
         .into_iter()
         .next()
@@ -409,6 +426,64 @@ fn bench() -> Result<()> {
             times[0],
             times[times.len() - 1]
         );
+    }
+    kernel_paths(&elf)
+}
+
+/// Boots the kernel-path benchmark programs under `-icount shift=0` and
+/// reports instructions per null syscall, yield round and IPC round trip.
+fn kernel_paths(elf: &Path) -> Result<()> {
+    let scenario = scenarios::all()
+        .into_iter()
+        .find(|s| s.icount)
+        .context("no icount scenario")?;
+    let outcome = run_scenario_log(elf, &scenario, false)?;
+    let khz = outcome
+        .log
+        .iter()
+        .find_map(|l| {
+            l.split("TSC: ")
+                .nth(1)?
+                .split(" kHz")
+                .next()?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .context("no TSC calibration line")?;
+    // Under icount shift=0 one instruction is one virtual nanosecond.
+    let instructions = |tsc: f64| tsc * 1e6 / khz;
+    let number_before = |line: &str, marker: &str| -> Option<f64> {
+        line.split(marker)
+            .next()?
+            .split_whitespace()
+            .last()?
+            .parse()
+            .ok()
+    };
+    println!("kernel paths under TCG -icount shift=0 (TSC {khz} kHz = 1 instruction per ns):");
+    for line in &outcome.log {
+        if line.starts_with("bench ") {
+            let null = number_before(line, " TSC cycles;").map(instructions);
+            let round = line
+                .rsplit("yield round ")
+                .next()
+                .and_then(|t| t.split_whitespace().next()?.parse::<f64>().ok())
+                .map(instructions);
+            if let (Some(null), Some(round)) = (null, round) {
+                println!(
+                    "  {}: null syscall {null:.0} instructions; yield round {round:.0} instructions",
+                    line.split(':').next().unwrap_or("bench")
+                );
+            }
+        } else if line.contains("IPC round trips") {
+            if let Some(rt) = number_before(line, " TSC cycles each") {
+                println!(
+                    "  IPC call + reply round trip: {:.0} instructions",
+                    instructions(rt)
+                );
+            }
+        }
     }
     Ok(())
 }
