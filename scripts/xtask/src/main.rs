@@ -476,13 +476,13 @@ fn kernel_paths(elf: &Path) -> Result<()> {
                     line.split(':').next().unwrap_or("bench")
                 );
             }
-        } else if line.contains("IPC round trips") {
-            if let Some(rt) = number_before(line, " TSC cycles each") {
-                println!(
-                    "  IPC call + reply round trip: {:.0} instructions",
-                    instructions(rt)
-                );
-            }
+        } else if line.contains("IPC round trips")
+            && let Some(rt) = number_before(line, " TSC cycles each")
+        {
+            println!(
+                "  IPC call + reply round trip: {:.0} instructions",
+                instructions(rt)
+            );
         }
     }
     Ok(())
