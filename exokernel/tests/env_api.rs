@@ -556,3 +556,153 @@ fn a_deadlock_ends_everyone_instead_of_idling_forever() {
     assert_eq!(k.exits().len(), ids.len());
     assert!(k.exits()[0].to_string().contains("stalled"));
 }
+
+const HANDLER: u64 = 0x40_1010;
+/// Upcall stack: the top of the program's bss page.
+const UPCALL_STACK: u64 = 0x40_5000;
+
+fn frame_words(k: &mut TestKernel, env: EnvId, frame: u64) -> Vec<u64> {
+    read_user(k, env, frame, exo_abi::upcall::FRAME_BYTES)
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
+}
+
+#[test]
+fn unknown_syscalls_reach_the_upcall_handler_which_can_answer_them() {
+    let (mut k, mut ctx, ids) = boot(1);
+    let me = ids[0];
+    assert_eq!(ctx.rip, 0x40_1000);
+    for bad in [
+        [0x10, UPCALL_STACK],
+        [HANDLER, 0x1000],
+        [HANDLER, UPCALL_STACK + 8],
+        [u64::MAX, UPCALL_STACK],
+    ] {
+        assert_eq!(
+            sys(&mut k, &mut ctx, call::UPCALL_REGISTER, &bad),
+            Err(Error::InvalidArgument),
+            "{bad:x?}"
+        );
+    }
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, UPCALL_STACK]
+        ),
+        Ok(0)
+    );
+    ctx.rip = 0x40_1004;
+    ctx.call(0x3c, &[7, 8, 9]); // Linux's exit, say
+    assert_eq!(k.syscall(&mut ctx), Next::Resume);
+    assert_eq!(ctx.rip, HANDLER);
+    assert_eq!(ctx.r[1], exo_abi::upcall::SYSCALL);
+    let frame = ctx.r[2];
+    assert!(frame < UPCALL_STACK && frame % 16 == 0);
+    assert_eq!(ctx.rsp, frame - 8);
+    let words = frame_words(&mut k, me, frame);
+    assert_eq!(words[0], exo_abi::upcall::SYSCALL);
+    assert_eq!(words[1], 0x3c);
+    let saved = &words[exo_abi::upcall::CONTEXT..];
+    assert_eq!(
+        &saved[..4],
+        &[0x3c, 7, 8, 9],
+        "the arguments are in the saved context"
+    );
+    assert_eq!(saved[7], 0x40_1004, "saved rip");
+    // Inside the handler another unknown call is just an error.
+    assert_eq!(sys(&mut k, &mut ctx, 0x3c, &[]), Err(Error::NoSuchCall));
+    // The handler sets the result and returns.
+    write_user(
+        &mut k,
+        me,
+        frame + 8 * exo_abi::upcall::CONTEXT as u64,
+        &42u64.to_le_bytes(),
+    );
+    ctx.call(call::UPCALL_RETURN, &[frame]);
+    assert_eq!(k.syscall(&mut ctx), Next::Resume);
+    assert_eq!((ctx.rip, ctx.r[0], ctx.r[1]), (0x40_1004, 42, 7));
+    // Not in a handler any more.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::UPCALL_RETURN, &[frame]),
+        Err(Error::InvalidArgument)
+    );
+}
+
+#[test]
+fn faults_go_to_the_handler_and_a_fault_inside_it_kills() {
+    let (mut k, mut ctx, ids) = boot(2);
+    let me = ids[0];
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, UPCALL_STACK]
+        ),
+        Ok(0)
+    );
+    let fault = Fault {
+        name: "page fault",
+        vector: 14,
+        ip: 0x40_1008,
+        address: Some(HEAP),
+        error: 6,
+    };
+    assert_eq!(k.fault(&mut ctx, fault), Next::Resume);
+    assert_eq!((ctx.rip, ctx.r[1]), (HANDLER, exo_abi::upcall::FAULT));
+    let words = frame_words(&mut k, me, ctx.r[2]);
+    assert_eq!(&words[1..5], &[14, 0x40_1008, HEAP, 6]);
+    assert_eq!(
+        k.fault(&mut ctx, fault),
+        Next::Switched,
+        "nested fault: killed"
+    );
+    assert_eq!(k.exits()[0].env, me);
+    assert_eq!(k.current(), Some(ids[1]));
+}
+
+#[test]
+fn slice_end_upcall_then_preemption() {
+    let (mut k, mut ctx, ids) = boot(2);
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, UPCALL_STACK]
+        ),
+        Ok(0)
+    );
+    ctx.rip = 0x40_1002;
+    assert_eq!(k.tick(&mut ctx, true), Next::Resume);
+    assert_eq!(k.tick(&mut ctx, true), Next::Resume, "slice over: upcall");
+    assert_eq!((ctx.rip, ctx.r[1]), (HANDLER, exo_abi::upcall::SLICE_END));
+    assert_eq!(
+        k.tick(&mut ctx, true),
+        Next::Switched,
+        "grace tick over: preempted"
+    );
+    assert_eq!(k.current(), Some(ids[1]));
+    // When it runs again it is still inside its handler.
+    run(&mut k, &mut ctx, ids[0]);
+    assert_eq!(ctx.rip, HANDLER);
+}
+
+#[test]
+fn an_unwritable_upcall_stack_falls_back_to_the_default() {
+    let (mut k, mut ctx, _) = boot(1);
+    // Code pages are read-only: the frame cannot be written.
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, 0x40_2000]
+        ),
+        Ok(0)
+    );
+    assert_eq!(sys(&mut k, &mut ctx, 0x999, &[]), Err(Error::NoSuchCall));
+}

@@ -5,6 +5,11 @@
 //! writes results into a context through this trait, so the policy code
 //! never names a register.
 
+/// Words in the portable image of a user context ([`UserContext::to_words`]):
+/// enough for every supported architecture (aarch64: x0–x30, sp, pc,
+/// pstate); unused words are zero.
+pub const CONTEXT_WORDS: usize = 34;
+
 /// Saved user-mode registers of one environment.
 pub trait UserContext: Copy + core::fmt::Debug {
     /// A context that starts user code at `entry` with stack pointer
@@ -24,4 +29,13 @@ pub trait UserContext: Copy + core::fmt::Debug {
 
     /// The user instruction pointer.
     fn instruction_pointer(&self) -> u64;
+
+    /// The registers as words, in the arch's documented order (for upcall
+    /// frames that user code reads and edits).
+    fn to_words(&self) -> [u64; CONTEXT_WORDS];
+
+    /// A context from [`to_words`](Self::to_words) output that user code
+    /// may have edited: privilege, selectors and control flags are forced
+    /// to their user-mode values, so no word can raise privilege.
+    fn from_words(words: &[u64; CONTEXT_WORDS]) -> Self;
 }

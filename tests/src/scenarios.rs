@@ -235,6 +235,23 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
+            name: "upcalls",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["upcalls", "hello"],
+            icount: false,
+            expect: environments_pass(&[
+                "upcalls 0: foreign call answered Ok(1007)",
+                "upcalls 0: demand-paged 4 pages, sum 10",
+                "upcalls 0: 1 emulated, 4 page faults, 1 skipped, 3 slice ends",
+                "env 0 (upcalls) exited with status 0",
+                "env 1 (hello) exited with status 0",
+            ]),
+            timeout,
+        },
+        Scenario {
             name: "kernel-path timing (icount)",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,

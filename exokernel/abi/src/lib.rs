@@ -22,6 +22,12 @@ pub mod call {
     pub const YIELD: u64 = 0x02;
     /// The caller's environment id: `() -> id`.
     pub const ENV_SELF: u64 = 0x03;
+    /// Register the upcall handler: `(entry, stack_top) -> 0`; `(0, 0)`
+    /// removes it.
+    pub const UPCALL_REGISTER: u64 = 0x04;
+    /// Leave an upcall handler, resuming the (possibly edited) context in
+    /// its frame: `(frame_ptr) -> !`.
+    pub const UPCALL_RETURN: u64 = 0x05;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every
@@ -57,6 +63,36 @@ pub mod call {
     /// Answer an environment blocked in `IPC_CALL` to the caller:
     /// `(env, w0, w1, w2, w3, cap) -> 0`.
     pub const IPC_REPLY: u64 = 0x33;
+}
+
+/// Upcalls: how the kernel reflects events into an environment.
+///
+/// The handler registered with `UPCALL_REGISTER` starts with the upcall
+/// kind in the first argument register and the address of an upcall frame
+/// in the second, on its upcall stack just below the frame. The frame is
+/// [`FRAME_WORDS`] little-endian words: `kind`, four info words, then the
+/// interrupted context ([`CONTEXT_WORDS`] words, arch order in
+/// `docs/EXO_ABI.md`). `UPCALL_RETURN` resumes the context in a frame.
+pub mod upcall {
+    /// A CPU exception: info = vector, faulting ip, fault address (or 0),
+    /// error code.
+    pub const FAULT: u64 = 1;
+    /// A system call the kernel does not implement: info = call number;
+    /// the arguments are in the saved context. Set the result register in
+    /// the frame before returning — this is how a personality emulates a
+    /// foreign ABI.
+    pub const SYSCALL: u64 = 2;
+    /// The time slice is over: save what you need and yield; the kernel
+    /// preempts anyway one tick later.
+    pub const SLICE_END: u64 = 3;
+    /// Words of saved context in a frame.
+    pub const CONTEXT_WORDS: usize = 34;
+    /// Words in a frame.
+    pub const FRAME_WORDS: usize = 5 + CONTEXT_WORDS;
+    /// Bytes in a frame.
+    pub const FRAME_BYTES: usize = FRAME_WORDS * 8;
+    /// Index of the first context word.
+    pub const CONTEXT: usize = 5;
 }
 
 /// `access` words for `MAP` and `PROTECT` (pages are always readable).

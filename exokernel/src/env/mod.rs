@@ -19,6 +19,7 @@ mod memory;
 mod sched;
 mod spawn;
 mod syscall;
+mod upcall;
 mod usercopy;
 
 use alloc::collections::BTreeMap;
@@ -215,6 +216,12 @@ struct Env<S, C> {
     allocations: Vec<Allocation>,
     quota_used: u64,
     syscalls: u64,
+    /// The registered upcall handler.
+    upcall: Option<upcall::Handler>,
+    /// Running its upcall handler (upcalls do not nest).
+    in_upcall: bool,
+    /// Given a slice-end upcall and one tick of grace to yield.
+    grace: bool,
 }
 
 /// The exokernel: every environment, the capability system, the scheduler.
@@ -378,21 +385,47 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         if !from_user || self.current.is_none() {
             return Next::Resume;
         }
-        if self.slices.tick() {
-            self.save(context);
-            self.reschedule(context)
-        } else {
-            Next::Resume
+        if !self.slices.tick() {
+            return Next::Resume;
         }
+        // Slice over: first tell the environment (one tick of grace to
+        // save its state and yield), then preempt it regardless.
+        if let Some(env) = self.current
+            && self.env(env).is_some_and(|e| !e.grace)
+            && self
+                .deliver_upcall(env, context, exo_abi::upcall::SLICE_END, [0; 4])
+                .is_ok()
+        {
+            if let Some(e) = self.env_mut(env) {
+                e.grace = true;
+            }
+            self.slices.grant(1);
+            return Next::Resume;
+        }
+        self.save(context);
+        self.reschedule(context)
     }
 
     /// Handles an exception user code raised: the environment is destroyed
     /// (fault upcalls are registered per environment in a later ABI
     /// revision) and another one runs.
     pub fn fault(&mut self, context: &mut C, fault: Fault) -> Next {
-        if let Some(env) = self.current {
-            self.destroy(env, ExitReason::Faulted(fault));
+        let Some(env) = self.current else {
+            return self.reschedule(context);
+        };
+        let info = [
+            fault.vector,
+            fault.ip,
+            fault.address.unwrap_or(0),
+            fault.error,
+        ];
+        if self
+            .deliver_upcall(env, context, exo_abi::upcall::FAULT, info)
+            .is_ok()
+        {
+            return Next::Resume;
         }
+        self.destroy(env, ExitReason::Faulted(fault));
         self.reschedule(context)
     }
 
@@ -444,20 +477,18 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
     /// vector (a direct switch donates the rest of the slice).
     fn switch_to(&mut self, env: EnvId, context: &mut C) -> Next {
         let same = self.current == Some(env);
-        let Some(e) = self.envs.get(env.0 as usize).and_then(Option::as_ref) else {
+        let Some(e) = self.envs.get_mut(env.0 as usize).and_then(Option::as_mut) else {
             return Next::Idle;
         };
+        e.grace = false;
         *context = e.context;
         self.current = Some(env);
-        if same && self.active == Some(env) {
-            Next::Resume
-        } else {
-            if self.active != Some(env) {
-                self.platform.activate(&e.space);
-                self.active = Some(env);
-            }
-            Next::Switched
+        if self.active != Some(env) {
+            self.platform.activate(&e.space);
+            self.active = Some(env);
+            return Next::Switched;
         }
+        if same { Next::Resume } else { Next::Switched }
     }
 
     /// Ends `env`: wakes environments blocked on it, revokes the frames it

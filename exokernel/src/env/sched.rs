@@ -68,6 +68,12 @@ impl SliceVector {
         self.left == 0
     }
 
+    /// Gives the running slice `ticks` more ticks (the grace period after a
+    /// slice-end upcall).
+    pub fn grant(&mut self, ticks: u32) {
+        self.left = ticks;
+    }
+
     /// Moves to the next slot (after the current one) whose owner is
     /// runnable, starts a fresh slice there and returns the owner; `None`
     /// if no owner is runnable.

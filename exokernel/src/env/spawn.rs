@@ -78,6 +78,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             allocations: alloc::vec::Vec::new(),
             quota_used: 0,
             syscalls: 0,
+            upcall: None,
+            in_upcall: false,
+            grace: false,
         });
         let loaded = parsed
             .segments

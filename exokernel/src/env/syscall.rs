@@ -38,6 +38,16 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             call::IPC_CALL => return self.ipc_send(me, context, true),
             call::IPC_RECV => return self.ipc_recv(me, context),
             call::IPC_REPLY => return self.ipc_reply(me, context),
+            call::UPCALL_RETURN => {
+                return match self.upcall_return(me, context, a[0]) {
+                    Ok(()) => Next::Resume,
+                    Err(e) => {
+                        context.set_results(&[e.to_raw()]);
+                        Next::Resume
+                    }
+                };
+            }
+            call::UPCALL_REGISTER => self.upcall_register(me, a[0], a[1]),
             call::DEBUG_WRITE => self.debug_write(me, a[0], a[1]),
             call::ENV_SELF => Ok(u64::from(me.0)),
             call::FRAME_ALLOC => self.frame_alloc(me, a[0], a[1]),
@@ -52,7 +62,17 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 .handle(me, a[0])
                 .and_then(|h| self.revoke_and_unmap(me, h, false)),
             call::CAP_DELETE => self.delete_and_unmap(me, a[0]),
-            _ => Err(Error::NoSuchCall),
+            _ => {
+                // Not ours: a personality in the environment may emulate it.
+                let info = [number, 0, 0, 0];
+                if self
+                    .deliver_upcall(me, context, exo_abi::upcall::SYSCALL, info)
+                    .is_ok()
+                {
+                    return Next::Resume;
+                }
+                Err(Error::NoSuchCall)
+            }
         };
         context.set_results(&[match result {
             Ok(value) => value,

@@ -109,6 +109,22 @@ impl UserContext for Regs {
     fn instruction_pointer(&self) -> u64 {
         self.rip
     }
+    fn to_words(&self) -> [u64; hal::context::CONTEXT_WORDS] {
+        let mut w = [0; hal::context::CONTEXT_WORDS];
+        w[..7].copy_from_slice(&self.r);
+        w[7] = self.rip;
+        w[8] = self.rsp;
+        w
+    }
+    fn from_words(w: &[u64; hal::context::CONTEXT_WORDS]) -> Self {
+        let mut r = [0; 7];
+        r.copy_from_slice(&w[..7]);
+        Self {
+            rip: w[7],
+            rsp: w[8],
+            r,
+        }
+    }
 }
 
 impl Regs {

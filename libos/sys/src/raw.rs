@@ -165,3 +165,18 @@ pub fn ipc_call(to: u64, message: &Message) -> Result<Message, Error> {
 pub fn ipc_reply(to: u64, message: &Message) -> Result<(), Error> {
     Error::from_raw(syscall6(call::IPC_REPLY, message.args(to))[0]).map(|_| ())
 }
+
+/// Registers `entry` as the upcall handler, running on the stack that ends
+/// at `stack_top` (16-byte aligned). The handler is
+/// `extern "C" fn(kind: u64, frame: *mut u64) -> !` and ends with
+/// [`upcall_return`].
+pub fn upcall_register(entry: u64, stack_top: u64) -> Result<u64, Error> {
+    syscall(call::UPCALL_REGISTER, &[entry, stack_top])
+}
+
+/// Leaves an upcall handler, resuming the context in `frame`.
+pub fn upcall_return(frame: *mut u64) -> ! {
+    let _ = syscall(call::UPCALL_RETURN, &[frame as u64]);
+    // Only reached if `frame` was unreadable: nothing sensible to resume.
+    exit(102)
+}

@@ -412,4 +412,57 @@ impl crate::context::UserContext for TrapFrame {
     fn instruction_pointer(&self) -> u64 {
         self.rip
     }
+
+    /// RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8–R15, RIP, RSP, RFLAGS.
+    fn to_words(&self) -> [u64; crate::context::CONTEXT_WORDS] {
+        let mut w = [0; crate::context::CONTEXT_WORDS];
+        let regs = [
+            self.rax,
+            self.rbx,
+            self.rcx,
+            self.rdx,
+            self.rsi,
+            self.rdi,
+            self.rbp,
+            self.r8,
+            self.r9,
+            self.r10,
+            self.r11,
+            self.r12,
+            self.r13,
+            self.r14,
+            self.r15,
+            self.rip,
+            self.rsp,
+            self.rflags,
+        ];
+        w[..regs.len()].copy_from_slice(&regs);
+        w
+    }
+
+    fn from_words(w: &[u64; crate::context::CONTEXT_WORDS]) -> Self {
+        let mut frame = TrapFrame {
+            rax: w[0],
+            rbx: w[1],
+            rcx: w[2],
+            rdx: w[3],
+            rsi: w[4],
+            rdi: w[5],
+            rbp: w[6],
+            r8: w[7],
+            r9: w[8],
+            r10: w[9],
+            r11: w[10],
+            r12: w[11],
+            r13: w[12],
+            r14: w[13],
+            r15: w[14],
+            rip: w[15],
+            rsp: w[16],
+            rflags: w[17],
+            ..TrapFrame::default()
+        };
+        sanitize_user_frame(&mut frame);
+        frame
+    }
 }
