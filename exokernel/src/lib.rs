@@ -22,6 +22,7 @@ pub mod env;
 pub mod frames;
 pub mod klog;
 pub mod ktest;
+pub mod manifest;
 
 /// The kernel's version, printed in the boot marker.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

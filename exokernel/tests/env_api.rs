@@ -706,3 +706,159 @@ fn an_unwritable_upcall_stack_falls_back_to_the_default() {
     );
     assert_eq!(sys(&mut k, &mut ctx, 0x999, &[]), Err(Error::NoSuchCall));
 }
+
+#[test]
+fn bound_interrupts_wake_their_owner_and_stay_masked_until_acked() {
+    use exokernel::cap::{Capability, Level, Resource, Rights};
+    let (mut k, mut ctx, ids) = boot(2);
+    let (driver, other) = (ids[0], ids[1]);
+    let irq = k
+        .grant(
+            driver,
+            Capability::new(
+                Resource::Irq { first: 8, count: 2 },
+                Rights::BIND,
+                Level::new(8).unwrap(),
+            ),
+        )
+        .expect("grant");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_WAIT, &[]),
+        Err(Error::InvalidArgument),
+        "owns no line"
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_BIND, &[irq, 7, 0]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_BIND, &[irq, 9, 4]),
+        Err(Error::InvalidArgument)
+    );
+    let frames = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 0]).expect("alloc");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_BIND, &[frames, 9, 0]),
+        Err(Error::WrongKind)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IRQ_BIND,
+            &[irq, 9, exo_abi::irq_flags::LEVEL]
+        ),
+        Ok(0)
+    );
+    assert_eq!(k.platform().routed.get(&9), Some(&(true, false, false)));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_BIND, &[irq, 9, 0]),
+        Err(Error::AlreadyMapped)
+    );
+    // Wait: blocks, the other environment runs.
+    ctx.call(call::IRQ_WAIT, &[]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(other));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_ACK, &[9]),
+        Err(Error::PermissionDenied),
+        "not the owner"
+    );
+    exokernel::env::Platform::irq_mask(k.platform(), 9, true); // as the arch does when the line fires
+    assert_eq!(k.irq(9), Next::Resume);
+    run(&mut k, &mut ctx, driver);
+    assert_eq!(ctx.result(), Ok(1 << 9));
+    assert_eq!(
+        k.platform().routed.get(&9).map(|r| r.2),
+        Some(true),
+        "masked until acked"
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::IRQ_ACK, &[9]), Ok(0));
+    assert_eq!(k.platform().routed.get(&9).map(|r| r.2), Some(false));
+    // A line that fires while nobody waits is pending for the next wait.
+    k.irq(9);
+    assert_eq!(sys(&mut k, &mut ctx, call::IRQ_WAIT, &[]), Ok(1 << 9));
+    // With a bound line, "everyone blocked" is idling, not a deadlock.
+    run(&mut k, &mut ctx, other);
+    ctx.call(call::IPC_RECV, &[]);
+    k.syscall(&mut ctx);
+    ctx.call(call::IRQ_WAIT, &[]);
+    assert_eq!(k.syscall(&mut ctx), Next::Idle);
+    k.irq(9);
+    assert_eq!(k.start(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(driver));
+    assert_eq!(ctx.result(), Ok(1 << 9));
+    // Exit releases and masks the line.
+    assert_eq!(sys(&mut k, &mut ctx, call::IRQ_UNBIND, &[9]), Ok(0));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::IRQ_UNBIND, &[9]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::IRQ_BIND, &[irq, 8, 0]), Ok(0));
+    ctx.call(call::ENV_EXIT, &[0]);
+    k.syscall(&mut ctx);
+    assert_eq!(k.platform().routed.get(&8).map(|r| r.2), Some(true));
+}
+
+#[test]
+fn mmio_maps_uncached_and_never_executable_dma_reports_physical_addresses() {
+    use exokernel::cap::{Capability, Level, Resource, Rights};
+    let (mut k, mut ctx, ids) = boot(1);
+    let me = ids[0];
+    let mmio = k
+        .grant(
+            me,
+            Capability::new(
+                Resource::Mmio {
+                    base: 0xfed0_0000,
+                    len: 0x2000,
+                },
+                Rights::READ | Rights::WRITE | Rights::MAP | Rights::EXECUTE,
+                Level::new(8).unwrap(),
+            ),
+        )
+        .expect("grant");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[mmio, 1, HEAP, access::WRITE]),
+        Ok(0)
+    );
+    assert_eq!(k.translate(me, HEAP), Some(0xfed0_1000));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::MAP, &[mmio, 2, HEAP + PAGE_SIZE, 0]),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::MAP,
+            &[mmio, 0, HEAP + PAGE_SIZE, access::EXECUTE]
+        ),
+        Err(Error::InvalidArgument)
+    );
+    // DMA: the physical address comes back with the handle.
+    ctx.call(call::DMA_ALLOC, &[4, 16 << 20]);
+    assert_eq!(k.syscall(&mut ctx), Next::Resume);
+    let (handle, phys) = (ctx.r[0], ctx.r[1]);
+    assert!(Error::from_raw(handle).is_ok());
+    assert!(phys + 4 * PAGE_SIZE <= 16 << 20 && phys % PAGE_SIZE == 0);
+    assert_eq!(info(&mut k, &mut ctx, handle).first, phys / PAGE_SIZE);
+    ctx.call(call::DMA_ALLOC, &[4, PAGE_SIZE]);
+    k.syscall(&mut ctx);
+    assert_eq!(
+        ctx.result(),
+        Err(Error::NoMemory),
+        "nothing fits below 4 KiB"
+    );
+    // CAP_NEXT enumerates the table: image, stack, the grant, the DMA region.
+    let mut seen = 0;
+    let mut next = 0;
+    while let Ok(h) = sys(&mut k, &mut ctx, call::CAP_NEXT, &[next]) {
+        seen += 1;
+        next = exo_abi::decode_handle(h).0 as u64 + 1;
+    }
+    assert_eq!(seen, 5, "code, data, stack, MMIO, DMA");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::CAP_NEXT, &[u64::MAX]),
+        Err(Error::BadCapability)
+    );
+}

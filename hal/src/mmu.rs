@@ -19,6 +19,8 @@ pub struct Access {
     pub write: bool,
     /// Executable.
     pub execute: bool,
+    /// Device memory (MMIO): uncached, never executable.
+    pub device: bool,
 }
 
 impl Access {
@@ -26,16 +28,19 @@ impl Access {
     pub const READ: Self = Self {
         write: false,
         execute: false,
+        device: false,
     };
     /// Read-write data.
     pub const READ_WRITE: Self = Self {
         write: true,
         execute: false,
+        device: false,
     };
     /// Read-execute code.
     pub const READ_EXECUTE: Self = Self {
         write: false,
         execute: true,
+        device: false,
     };
 }
 

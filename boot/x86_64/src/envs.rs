@@ -6,14 +6,17 @@
 //! contended — it documents the single owner and would serialise CPUs once
 //! SMP arrives.
 
-use exokernel::cap::{CapSpace, Level, RootAuthority};
+use exokernel::cap::{CapSpace, Capability, EnvId, Level, Resource, Rights, RootAuthority};
 use exokernel::env::{ExitReason, Fault, Kernel, KernelConfig, Next, Platform};
 use exokernel::frames::FRAME_SIZE;
+use exokernel::manifest::Grant;
 use hal::arch::x86_64::paging::{self, AddressSpace};
 use hal::arch::x86_64::trap::{self, TrapFrame};
-use hal::arch::x86_64::{IDENTITY_MAP_LIMIT, cpu, dump, exit, phys_to_virt, serial::SERIAL};
+use hal::arch::x86_64::{
+    IDENTITY_MAP_LIMIT, cpu, dump, exit, ioapic, phys_to_virt, serial::SERIAL,
+};
 use hal::mmu::{FrameSource, MapError};
-use hal::{BootModule, Console, ExitCode, UserContext};
+use hal::{BootModule, Console, ExitCode, MemoryRegion, UserContext};
 use log::{error, info, warn};
 use spin::Mutex;
 
@@ -88,10 +91,10 @@ impl Platform for X86 {
         &mut self.tables
     }
 
-    fn alloc_frames(&mut self, count: u64) -> Option<u64> {
+    fn alloc_frames(&mut self, count: u64, limit: u64) -> Option<u64> {
+        let below = limit.min(IDENTITY_MAP_LIMIT);
         let phys =
-            crate::memory::with(|a| a.allocate_contiguous(count, FRAME_SIZE, IDENTITY_MAP_LIMIT))
-                .ok()??;
+            crate::memory::with(|a| a.allocate_contiguous(count, FRAME_SIZE, below)).ok()??;
         zero(phys, count);
         Some(phys)
     }
@@ -130,6 +133,18 @@ impl Platform for X86 {
     fn console(&mut self, bytes: &[u8]) {
         SERIAL.write_bytes(bytes);
     }
+
+    fn irq_lines(&self) -> u32 {
+        ioapic::lines()
+    }
+
+    fn irq_route(&mut self, line: u32, level: bool, active_low: bool) -> bool {
+        ioapic::route(line, ioapic::Trigger { level, active_low })
+    }
+
+    fn irq_mask(&mut self, line: u32, masked: bool) {
+        ioapic::set_masked(line, masked);
+    }
 }
 
 /// Builds the exokernel over `caps` and installs the trap handlers.
@@ -145,6 +160,17 @@ pub fn init(caps: CapSpace, root: RootAuthority, exit_when_done: bool) {
     EXIT_WHEN_DONE.store(exit_when_done, core::sync::atomic::Ordering::Relaxed);
     trap::set_syscall_handler(on_syscall);
     trap::set_user_fault_handler(on_fault);
+    trap::set_irq_handler(on_irq);
+}
+
+fn on_irq(frame: &mut TrapFrame) {
+    let line = (frame.vector - u64::from(ioapic::IRQ_VECTOR_BASE)) as u32;
+    // Never contended: interrupts are off whenever the kernel holds it.
+    if let Some(mut kernel) = KERNEL.try_lock()
+        && let Some(k) = kernel.as_mut()
+    {
+        k.irq(line);
+    }
 }
 
 /// Runs `f` on the kernel.
@@ -152,8 +178,14 @@ pub fn with<R>(f: impl FnOnce(&mut X86Kernel) -> R) -> Option<R> {
     KERNEL.lock().as_mut().map(f)
 }
 
-/// Creates one environment per boot module. Returns how many started.
-pub fn spawn_modules(modules: &[BootModule]) -> usize {
+/// Creates one environment per boot module, granting the device resources
+/// its command line names (see `exokernel::manifest`) when they are not RAM
+/// or the kernel's own devices. Returns how many started.
+pub fn spawn_modules(
+    modules: &[BootModule],
+    memory: &[MemoryRegion],
+    reserved: &[(u64, u64)],
+) -> usize {
     let mut started = 0;
     for module in modules {
         let len = (module.end.saturating_sub(module.start)) as usize;
@@ -165,7 +197,15 @@ pub fn spawn_modules(modules: &[BootModule]) -> usize {
         // allocator reserved; it is in the direct map and nothing writes it.
         let image =
             unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, len) };
-        let name = module.name.split('/').next_back().unwrap_or("module");
+        let (name, manifest) = module.name.split_once(' ').unwrap_or((&module.name, ""));
+        let name = name.rsplit('/').next().unwrap_or("module");
+        let grants = match exokernel::manifest::parse(manifest) {
+            Ok(g) => g,
+            Err(e) => {
+                warn!("module '{name}': {e}; not started");
+                continue;
+            }
+        };
         match with(|k| k.spawn(name, image)) {
             Some(Ok(env)) => {
                 info!(
@@ -173,6 +213,9 @@ pub fn spawn_modules(modules: &[BootModule]) -> usize {
                     env.0,
                     len / 1024
                 );
+                for grant in grants {
+                    give(env, grant, memory, reserved);
+                }
                 started += 1;
             }
             Some(Err(e)) => warn!("module '{name}': {e}"),
@@ -272,5 +315,45 @@ fn finish() -> ! {
     cpu::enable_interrupts();
     loop {
         cpu::halt();
+    }
+}
+
+/// Grants one manifest resource to `env` after checking it is not RAM or a
+/// device the kernel drives itself.
+fn give(env: EnvId, grant: Grant, memory: &[MemoryRegion], reserved: &[(u64, u64)]) {
+    let level = Level::new(8).unwrap_or(Level::HIGHEST);
+    let cap = match grant {
+        Grant::Irq { first, last } => Capability::new(
+            Resource::Irq {
+                first,
+                count: last - first + 1,
+            },
+            Rights::BIND | Rights::GRANT | Rights::DERIVE,
+            level,
+        ),
+        Grant::Mmio { base, len } => {
+            let end = base + len;
+            let ram = memory
+                .iter()
+                .any(|r| r.kind != hal::MemoryKind::Reserved && r.start < end && base < r.end());
+            let kernel = reserved.iter().any(|&(s, e)| s < end && base < e);
+            if ram || kernel {
+                warn!(
+                    "env {}: MMIO {base:#x}+{len:#x} overlaps RAM or a kernel device; not granted",
+                    env.0
+                );
+                return;
+            }
+            Capability::new(
+                Resource::Mmio { base, len },
+                Rights::READ | Rights::WRITE | Rights::MAP | Rights::GRANT | Rights::DERIVE,
+                level,
+            )
+        }
+    };
+    match with(|k| k.grant(env, cap)) {
+        Some(Ok(_)) => info!("env {}: granted {grant}", env.0),
+        Some(Err(e)) => warn!("env {}: {grant} not granted: {e}", env.0),
+        None => {}
     }
 }

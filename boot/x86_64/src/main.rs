@@ -140,7 +140,12 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
     let madt = platform.as_ref().and_then(|p| p.madt.as_ref());
     for io in madt.map(|m| m.io_apics.as_slice()).unwrap_or_default() {
         match ioapic::mask_all(u64::from(io.address)) {
-            Some(n) => info!("IO-APIC {} at {:#x}: {n} inputs masked", io.id, io.address),
+            Some(n) => {
+                info!("IO-APIC {} at {:#x}: {n} inputs masked", io.id, io.address);
+                if io.gsi_base == 0 {
+                    ioapic::register(u64::from(io.address), n);
+                }
+            }
             None => warn!("IO-APIC {} at {:#x} is not addressable", io.id, io.address),
         }
     }
@@ -183,7 +188,12 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
             ExitCode::Failure
         });
     }
-    if envs::spawn_modules(&state.info.modules) > 0 {
+    let mut kernel_devices = arrayvec::ArrayVec::<(u64, u64), 9>::new();
+    kernel_devices.push((state.lapic.base, state.lapic.base + 0x1000));
+    for io in madt_io_apics(state) {
+        let _ = kernel_devices.try_push((u64::from(io.address), u64::from(io.address) + 0x1000));
+    }
+    if envs::spawn_modules(&state.info.modules, &state.info.memory, &kernel_devices) > 0 {
         envs::run();
     }
     info!(
@@ -193,6 +203,15 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
     loop {
         cpu::halt();
     }
+}
+
+/// The IO-APICs the MADT lists (none without ACPI).
+fn madt_io_apics(state: &BootState) -> &[hal::acpi::IoApic] {
+    state
+        .platform
+        .as_ref()
+        .and_then(|p| p.madt.as_ref())
+        .map_or(&[], |m| m.io_apics.as_slice())
 }
 
 fn report_platform(p: &acpi::Platform) {

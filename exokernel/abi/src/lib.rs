@@ -40,6 +40,9 @@ pub mod call {
     pub const UNMAP: u64 = 0x13;
     /// Change the access of user page `va`: `(va, access) -> 0`.
     pub const PROTECT: u64 = 0x14;
+    /// Allocate contiguous frames for DMA, every byte below `limit`
+    /// (0: anywhere): `(count, limit) -> (handle, physical address)`.
+    pub const DMA_ALLOC: u64 = 0x15;
     /// Describe a capability: `(handle, out_ptr) -> 0`, writes a
     /// [`CapInfo`](super::CapInfo).
     pub const CAP_INFO: u64 = 0x20;
@@ -52,6 +55,9 @@ pub mod call {
     pub const CAP_REVOKE: u64 = 0x23;
     /// Drop one capability, keeping its descendants: `(handle) -> 0`.
     pub const CAP_DELETE: u64 = 0x24;
+    /// The first live capability at slot `index` or later:
+    /// `(index) -> handle` (`BadCapability` past the last).
+    pub const CAP_NEXT: u64 = 0x25;
     /// Send a message, blocking until the receiver takes it:
     /// `(env, w0, w1, w2, w3, cap) -> 0`.
     pub const IPC_SEND: u64 = 0x30;
@@ -63,6 +69,24 @@ pub mod call {
     /// Answer an environment blocked in `IPC_CALL` to the caller:
     /// `(env, w0, w1, w2, w3, cap) -> 0`.
     pub const IPC_REPLY: u64 = 0x33;
+    /// Bind an interrupt line: `(irq handle, line, irq_flags) -> 0`.
+    pub const IRQ_BIND: u64 = 0x40;
+    /// Release a bound line: `(line) -> 0`.
+    pub const IRQ_UNBIND: u64 = 0x41;
+    /// Wait for bound lines to fire: `() -> bitmask of lines`.
+    pub const IRQ_WAIT: u64 = 0x42;
+    /// Unmask a line after servicing it: `(line) -> 0`.
+    pub const IRQ_ACK: u64 = 0x43;
+}
+
+/// `flags` of `IRQ_BIND`: how the line signals.
+pub mod irq_flags {
+    /// Level-triggered (default: edge).
+    pub const LEVEL: u64 = 1 << 0;
+    /// Active low (default: active high).
+    pub const ACTIVE_LOW: u64 = 1 << 1;
+    /// Every defined bit.
+    pub const ALL: u64 = LEVEL | ACTIVE_LOW;
 }
 
 /// Upcalls: how the kernel reflects events into an environment.

@@ -324,6 +324,17 @@ impl CapSpace {
         Ok(count)
     }
 
+    /// The first live capability of `env` at slot `from` or later (for an
+    /// environment to enumerate its table).
+    #[must_use]
+    pub fn next_live(&self, env: EnvId, from: u32) -> Option<CapHandle> {
+        let (table, _) = self.registered(env).ok()?;
+        (from..self.config.slots_per_env).find_map(|index| {
+            let generation = table.slot(index).ok()?.generation(Ordering::Acquire);
+            is_live(generation).then_some(CapHandle { index, generation })
+        })
+    }
+
     /// The handle of live slot `index` in `env`'s table whose generation
     /// ends in `generation_low` (its low `bits` bits): how a handle that
     /// crossed the system-call boundary in one register (index plus

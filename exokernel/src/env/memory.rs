@@ -17,6 +17,7 @@ pub(super) fn decode_access(word: u64) -> Result<Access, Error> {
     let a = Access {
         write: word & access::WRITE != 0,
         execute: word & access::EXECUTE != 0,
+        device: false,
     };
     if a.write && a.execute {
         return Err(Error::InvalidArgument);
@@ -59,6 +60,34 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         Ok(exo_abi::encode_handle(handle.index, handle.generation))
     }
 
+    /// `DMA_ALLOC(count, limit)`: like `FRAME_ALLOC`, with every byte
+    /// below `limit` (0: anywhere); returns the handle and the physical
+    /// address a device is to be programmed with.
+    pub(super) fn dma_alloc(
+        &mut self,
+        env: EnvId,
+        count: u64,
+        limit: u64,
+    ) -> Result<[u64; 2], Error> {
+        if count == 0 || count > exo_abi::MAX_FRAME_ALLOC {
+            return Err(Error::InvalidArgument);
+        }
+        let e = self.env(env).ok_or(Error::NoSuchEnvironment)?;
+        if e.quota_used.saturating_add(count) > self.config.frame_quota {
+            return Err(Error::NoMemory);
+        }
+        let limit = if limit == 0 { u64::MAX } else { limit };
+        let handle = self.grant_frames_below(env, count, limit, Rights::all(), true)?;
+        let phys = self
+            .env(env)
+            .and_then(|e| e.allocations.last())
+            .map_or(0, |a| a.phys);
+        Ok([
+            exo_abi::encode_handle(handle.index, handle.generation),
+            phys,
+        ])
+    }
+
     /// Allocates `count` frames, creates a root capability for them in
     /// `env`'s table and records the allocation as `env`'s.
     pub(super) fn grant_frames(
@@ -68,7 +97,21 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         rights: Rights,
         quota: bool,
     ) -> Result<CapHandle, Error> {
-        let phys = self.platform.alloc_frames(count).ok_or(Error::NoMemory)?;
+        self.grant_frames_below(env, count, u64::MAX, rights, quota)
+    }
+
+    fn grant_frames_below(
+        &mut self,
+        env: EnvId,
+        count: u64,
+        limit: u64,
+        rights: Rights,
+        quota: bool,
+    ) -> Result<CapHandle, Error> {
+        let phys = self
+            .platform
+            .alloc_frames(count, limit)
+            .ok_or(Error::NoMemory)?;
         let cap = Capability::new(
             Resource::Frames {
                 first: phys / PAGE_SIZE,
@@ -127,19 +170,23 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         va: u64,
         access_word: u64,
     ) -> Result<u64, Error> {
-        let a = decode_access(access_word)?;
+        let mut a = decode_access(access_word)?;
         let handle = self.handle(env, raw)?;
         let cap = self.caps.lookup(env, handle).map_err(cap_error)?;
-        let Resource::Frames { first, count } = cap.resource else {
-            return Err(Error::WrongKind);
-        };
         cap.require(rights_for(a)).map_err(cap_error)?;
-        if index >= count {
-            return Err(Error::InvalidArgument);
+        let phys = match cap.resource {
+            Resource::Frames { first, count } if index < count => first + index,
+            Resource::Mmio { base, len }
+                if base.is_multiple_of(PAGE_SIZE) && index < len / PAGE_SIZE && !a.execute =>
+            {
+                a.device = true;
+                base / PAGE_SIZE + index
+            }
+            Resource::Frames { .. } | Resource::Mmio { .. } => return Err(Error::InvalidArgument),
+            _ => return Err(Error::WrongKind),
         }
-        let phys = (first + index)
-            .checked_mul(PAGE_SIZE)
-            .ok_or(Error::InvalidArgument)?;
+        .checked_mul(PAGE_SIZE)
+        .ok_or(Error::InvalidArgument)?;
         let Some(e) = self.envs.get_mut(env.0 as usize).and_then(Option::as_mut) else {
             return Err(Error::NoSuchEnvironment);
         };

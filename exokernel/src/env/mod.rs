@@ -15,6 +15,7 @@
 //! switch ([`Next`] says which; the new address space is already active).
 
 mod ipc;
+mod irq;
 mod memory;
 mod sched;
 mod spawn;
@@ -59,9 +60,9 @@ pub trait Platform {
     fn activate_kernel(&mut self);
     /// Where page-table frames come from.
     fn page_tables(&mut self) -> &mut dyn FrameSource;
-    /// `count` physically contiguous zeroed frames; the physical address of
-    /// the first, or `None` when memory is exhausted.
-    fn alloc_frames(&mut self, count: u64) -> Option<u64>;
+    /// `count` physically contiguous zeroed frames ending below `limit`;
+    /// the physical address of the first, or `None` when there are none.
+    fn alloc_frames(&mut self, count: u64, limit: u64) -> Option<u64>;
     /// Returns frames from [`alloc_frames`](Self::alloc_frames).
     fn free_frames(&mut self, phys: u64, count: u64);
     /// Reads physical memory (within one frame).
@@ -70,6 +71,13 @@ pub trait Platform {
     fn write_phys(&mut self, phys: u64, data: &[u8]);
     /// Writes environment console output.
     fn console(&mut self, bytes: &[u8]);
+    /// Interrupt lines that can be routed to environments.
+    fn irq_lines(&self) -> u32;
+    /// Routes `line` (level- or edge-triggered, active low or high) to the
+    /// kernel, unmasked; `false` if it cannot be routed.
+    fn irq_route(&mut self, line: u32, level: bool, active_low: bool) -> bool;
+    /// Masks or unmasks a routed line.
+    fn irq_mask(&mut self, line: u32, masked: bool);
 }
 
 /// What the caller must do after an entry point returns.
@@ -184,6 +192,8 @@ enum State {
     Receiving,
     /// Its `IPC_CALL` was received by `from`; waiting for the reply.
     AwaitingReply { from: EnvId },
+    /// Blocked in `IRQ_WAIT` until a bound line fires.
+    WaitingIrq,
 }
 
 /// A user page mapping and the capability that authorised it.
@@ -222,6 +232,8 @@ struct Env<S, C> {
     in_upcall: bool,
     /// Given a slice-end upcall and one tick of grace to yield.
     grace: bool,
+    /// Bound interrupt lines that fired and were not yet collected.
+    pending_irqs: u64,
 }
 
 /// The exokernel: every environment, the capability system, the scheduler.
@@ -235,6 +247,8 @@ pub struct Kernel<P: Platform, C: UserContext> {
     /// Whose address space is loaded (may outlive `current` while idle).
     active: Option<EnvId>,
     slices: SliceVector,
+    /// Which environment each interrupt line is bound to.
+    irq_owner: [Option<EnvId>; irq::MAX_LINES],
     sequence: u64,
     exits: Vec<ExitRecord>,
 }
@@ -264,6 +278,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             current: None,
             active: None,
             slices: SliceVector::new(config.ticks_per_slice),
+            irq_owner: [None; irq::MAX_LINES],
             sequence: 0,
             exits: Vec::new(),
         }
@@ -433,7 +448,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
     /// environment runnable (bound IRQ lines). None exist until IRQ
     /// binding arrives, so "nothing runnable" means deadlock.
     fn wakeup_sources(&self) -> usize {
-        0
+        self.irq_owner.iter().flatten().count()
     }
 
     /// Saves `context` as the current environment's.
@@ -511,13 +526,20 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             let waiting = match other.state {
                 State::Sending { to, .. } => to == env,
                 State::AwaitingReply { from } => from == env,
-                State::Runnable | State::Receiving => false,
+                State::Runnable | State::Receiving | State::WaitingIrq => false,
             };
             if waiting {
                 other
                     .context
                     .set_results(&[Error::NoSuchEnvironment.to_raw()]);
                 other.state = State::Runnable;
+            }
+        }
+        // Its interrupt lines are masked and released.
+        for line in 0..irq::MAX_LINES {
+            if self.irq_owner[line] == Some(env) {
+                self.irq_owner[line] = None;
+                self.platform.irq_mask(line as u32, true);
             }
         }
         // Its frames die with it, in every environment they reached.

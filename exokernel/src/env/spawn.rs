@@ -81,6 +81,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             upcall: None,
             in_upcall: false,
             grace: false,
+            pending_irqs: 0,
         });
         let loaded = parsed
             .segments
@@ -113,6 +114,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         let access = Access {
             write: s.write,
             execute: s.execute,
+            device: false,
         };
         let mut rights = Rights::READ;
         if s.write {

@@ -48,6 +48,21 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 };
             }
             call::UPCALL_REGISTER => self.upcall_register(me, a[0], a[1]),
+            call::IRQ_WAIT => return self.irq_wait(me, context),
+            call::DMA_ALLOC => {
+                match self.dma_alloc(me, a[0], a[1]) {
+                    Ok(values) => context.set_results(&values),
+                    Err(e) => context.set_results(&[e.to_raw()]),
+                }
+                return Next::Resume;
+            }
+            call::IRQ_BIND => self.irq_bind(me, a[0], a[1], a[2]),
+            call::IRQ_UNBIND => self.irq_unbind(me, a[0]),
+            call::IRQ_ACK => self.irq_ack(me, a[0]),
+            call::CAP_NEXT => u32::try_from(a[0])
+                .map_err(|_| Error::BadCapability)
+                .and_then(|from| self.caps.next_live(me, from).ok_or(Error::BadCapability))
+                .map(|h| exo_abi::encode_handle(h.index, h.generation)),
             call::DEBUG_WRITE => self.debug_write(me, a[0], a[1]),
             call::ENV_SELF => Ok(u64::from(me.0)),
             call::FRAME_ALLOC => self.frame_alloc(me, a[0], a[1]),

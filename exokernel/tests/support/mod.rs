@@ -277,6 +277,8 @@ pub struct Model {
     pub memory: Memory,
     pub console: Vec<u8>,
     pub active: Option<u64>,
+    /// Routed lines: (level, active low, masked).
+    pub routed: BTreeMap<u32, (bool, bool, bool)>,
     next_space: u64,
 }
 
@@ -308,8 +310,13 @@ impl Platform for Model {
     fn page_tables(&mut self) -> &mut dyn FrameSource {
         &mut self.memory
     }
-    fn alloc_frames(&mut self, count: u64) -> Option<u64> {
-        self.memory.alloc(count)
+    fn alloc_frames(&mut self, count: u64, limit: u64) -> Option<u64> {
+        let phys = self.memory.alloc(count)?;
+        if phys + count * PAGE_SIZE > limit {
+            self.memory.free(phys, count);
+            return None;
+        }
+        Some(phys)
     }
     fn free_frames(&mut self, phys: u64, count: u64) {
         self.memory.free(phys, count);
@@ -322,6 +329,18 @@ impl Platform for Model {
     }
     fn console(&mut self, bytes: &[u8]) {
         self.console.extend_from_slice(bytes);
+    }
+    fn irq_lines(&self) -> u32 {
+        24
+    }
+    fn irq_route(&mut self, line: u32, level: bool, active_low: bool) -> bool {
+        self.routed.insert(line, (level, active_low, false));
+        true
+    }
+    fn irq_mask(&mut self, line: u32, masked: bool) {
+        if let Some(r) = self.routed.get_mut(&line) {
+            r.2 = masked;
+        }
     }
 }
 
@@ -341,6 +360,7 @@ pub fn kernel(frames: u64) -> TestKernel {
         memory: Memory::new(frames),
         console: Vec::new(),
         active: None,
+        routed: BTreeMap::new(),
         next_space: 0,
     };
     Kernel::new(

@@ -7,7 +7,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
-pub use exo_abi::{CapInfo, Error, NO_CAP, access, call, rights, upcall};
+pub use exo_abi::{CapInfo, Error, NO_CAP, access, call, irq_flags, rights, upcall};
 
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod raw;

@@ -180,3 +180,35 @@ pub fn upcall_return(frame: *mut u64) -> ! {
     // Only reached if `frame` was unreadable: nothing sensible to resume.
     exit(102)
 }
+
+/// The first live capability at slot `index` or later.
+pub fn cap_next(index: u64) -> Result<u64, Error> {
+    syscall(call::CAP_NEXT, &[index])
+}
+
+/// Allocates `count` contiguous frames for DMA below `limit` (0: anywhere):
+/// the handle and the physical address to program into the device.
+pub fn dma_alloc(count: u64, limit: u64) -> Result<(u64, u64), Error> {
+    let r = syscall6(call::DMA_ALLOC, [count, limit, 0, 0, 0, 0]);
+    Error::from_raw(r[0]).map(|h| (h, r[1]))
+}
+
+/// Binds interrupt `line` (covered by the IRQ capability `handle`).
+pub fn irq_bind(handle: u64, line: u64, flags: u64) -> Result<u64, Error> {
+    syscall(call::IRQ_BIND, &[handle, line, flags])
+}
+
+/// Waits for bound lines; returns the bitmask of those that fired.
+pub fn irq_wait() -> Result<u64, Error> {
+    syscall(call::IRQ_WAIT, &[])
+}
+
+/// Unmasks `line` after servicing the device.
+pub fn irq_ack(line: u64) -> Result<u64, Error> {
+    syscall(call::IRQ_ACK, &[line])
+}
+
+/// Releases `line`.
+pub fn irq_unbind(line: u64) -> Result<u64, Error> {
+    syscall(call::IRQ_UNBIND, &[line])
+}

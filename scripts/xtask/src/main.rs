@@ -144,12 +144,18 @@ fn build_kernel() -> Result<PathBuf> {
     Ok(elf)
 }
 
+/// The program a module line loads: its first word (the rest is the
+/// environment's boot manifest, e.g. `irq=16-23`).
+fn program_of(module: &str) -> &str {
+    module.split_whitespace().next().unwrap_or(module)
+}
+
 /// The GRUB configuration for an ISO whose only entry boots with `cmdline`
 /// and loads `modules` (user programs, in order: environment 0, 1, …).
 fn single_entry_grub_cfg(cmdline: &str, modules: &[&str]) -> String {
     let modules: String = modules
         .iter()
-        .map(|m| format!("    module2 /boot/{m} {m}\n"))
+        .map(|m| format!("    module2 /boot/{} {m}\n", program_of(m)))
         .collect();
     format!(
         "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
@@ -177,7 +183,11 @@ fn iso_from(elf: &Path, cmdline: Option<&str>, modules: &[&str]) -> Result<PathB
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .take(40)
                 .collect();
-            let mods = modules.join("_");
+            let mods: String = modules
+                .iter()
+                .map(|m| program_of(m))
+                .collect::<Vec<_>>()
+                .join("_");
             (
                 format!("exo-x86_64-{slug}-{mods}"),
                 single_entry_grub_cfg(line, modules),
@@ -190,7 +200,8 @@ fn iso_from(elf: &Path, cmdline: Option<&str>, modules: &[&str]) -> Result<PathB
     std::fs::copy(elf, stage.join("boot/exo-kernel"))?;
     let programs = elf.parent().context("kernel path has a directory")?;
     for module in modules.iter().chain(&DEFAULT_MODULES) {
-        std::fs::copy(programs.join(module), stage.join("boot").join(module))
+        let program = program_of(module);
+        std::fs::copy(programs.join(program), stage.join("boot").join(program))
             .with_context(|| format!("copying user program '{module}'"))?;
     }
     std::fs::write(stage.join("boot/grub/grub.cfg"), cfg)?;

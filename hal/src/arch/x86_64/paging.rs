@@ -158,8 +158,11 @@ impl AddressSpace {
         if access.write {
             flags |= PageTableFlags::WRITABLE;
         }
-        if !access.execute && NX.load(Ordering::Relaxed) != 0 {
+        if (!access.execute || access.device) && NX.load(Ordering::Relaxed) != 0 {
             flags |= PageTableFlags::NO_EXECUTE;
+        }
+        if access.device {
+            flags |= PageTableFlags::NO_CACHE | PageTableFlags::WRITE_THROUGH;
         }
         flags
     }
@@ -287,6 +290,7 @@ impl AddressSpaceOps for AddressSpace {
                     access: Access {
                         write: flags.contains(PageTableFlags::WRITABLE),
                         execute: !flags.contains(PageTableFlags::NO_EXECUTE),
+                        device: flags.contains(PageTableFlags::NO_CACHE),
                     },
                 })
             }

@@ -13,7 +13,7 @@
 //! kernel stack, and every return is an `iretq` from such a frame. Switching
 //! environments is therefore rewriting that frame (and CR3).
 
-use super::{dump, gdt, lapic};
+use super::{dump, gdt, ioapic, lapic};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use spin::Once;
 use x86_64::VirtAddr;
@@ -130,13 +130,18 @@ macro_rules! stubs {
 }
 
 // Every architectural exception (the reserved vectors 15, 22-27 and 31 are
-// never raised), the timer, and the spurious vectors.
+// never raised), the timer, the spurious vectors, and the 24 IO-APIC lines
+// (vectors 48-71).
 stubs!(
     0 NOERR, 1 NOERR, 2 NOERR, 3 NOERR, 4 NOERR, 5 NOERR, 6 NOERR, 7 NOERR,
     8 ERR, 9 NOERR, 10 ERR, 11 ERR, 12 ERR, 13 ERR, 14 ERR,
     16 NOERR, 17 ERR, 18 NOERR, 19 NOERR, 20 NOERR, 21 ERR,
     28 NOERR, 29 ERR, 30 ERR,
-    32 NOERR, 39 NOERR, 47 NOERR, 255 NOERR,
+    32 NOERR, 39 NOERR, 47 NOERR,
+    48 NOERR, 49 NOERR, 50 NOERR, 51 NOERR, 52 NOERR, 53 NOERR, 54 NOERR, 55 NOERR,
+    56 NOERR, 57 NOERR, 58 NOERR, 59 NOERR, 60 NOERR, 61 NOERR, 62 NOERR, 63 NOERR,
+    64 NOERR, 65 NOERR, 66 NOERR, 67 NOERR, 68 NOERR, 69 NOERR, 70 NOERR, 71 NOERR,
+    255 NOERR,
 );
 
 unsafe extern "C" {
@@ -156,6 +161,7 @@ pub type Handler = fn(&mut TrapFrame);
 static TIMER_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static SYSCALL_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static USER_FAULT_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static IRQ_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 static IDT: Once<InterruptDescriptorTable> = Once::new();
@@ -169,6 +175,13 @@ pub fn set_timer_handler(handler: Handler) {
 /// rewrite the frame (results, or another environment's state).
 pub fn set_syscall_handler(handler: Handler) {
     SYSCALL_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
+/// Installs the function called for IO-APIC lines (vectors 48–71) before
+/// the EOI; `frame.vector - 48` is the line. The line is masked first, so
+/// a level-triggered source cannot storm before its owner acknowledges it.
+pub fn set_irq_handler(handler: Handler) {
+    IRQ_HANDLER.store(handler as *mut (), Ordering::Release);
 }
 
 /// Installs the function called for exceptions raised in user mode (page
@@ -363,6 +376,14 @@ extern "C" fn dispatch(frame: &mut TrapFrame) {
         }
         3 => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
+        }
+        v @ 48..=71 => {
+            let line = u32::from(v - ioapic::IRQ_VECTOR_BASE);
+            ioapic::set_masked(line, true);
+            lapic::end_of_interrupt();
+            if let Some(h) = handler(&IRQ_HANDLER) {
+                h(frame);
+            }
         }
         v if v == APIC_SPURIOUS_VECTOR || PIC_SPURIOUS_VECTORS.contains(&v) => {
             SPURIOUS.fetch_add(1, Ordering::Relaxed);
