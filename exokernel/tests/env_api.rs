@@ -862,3 +862,104 @@ fn mmio_maps_uncached_and_never_executable_dma_reports_physical_addresses() {
         Err(Error::BadCapability)
     );
 }
+
+#[test]
+fn environments_create_start_and_destroy_children_by_capability() {
+    let (mut k, mut ctx, ids) = boot(1);
+    let parent = ids[0];
+    let image = program();
+    let pages = (image.len() as u64).div_ceil(PAGE_SIZE);
+    let frames = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[pages, 0]).expect("alloc");
+    for i in 0..pages {
+        let va = HEAP + i * PAGE_SIZE;
+        sys(&mut k, &mut ctx, call::MAP, &[frames, i, va, access::WRITE]).expect("map");
+        let chunk =
+            &image[(i * PAGE_SIZE) as usize..image.len().min(((i + 1) * PAGE_SIZE) as usize)];
+        write_user(&mut k, parent, va, chunk);
+    }
+    // Bad requests first.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_CREATE, &[frames, 0]),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::ENV_CREATE,
+            &[frames, pages * PAGE_SIZE + 1]
+        ),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_CREATE, &[frames, 100]),
+        Err(Error::InvalidArgument),
+        "truncated ELF"
+    );
+    ctx.call(call::ENV_CREATE, &[frames, image.len() as u64]);
+    assert_eq!(k.syscall(&mut ctx), Next::Resume);
+    let (child, handle) = (ctx.r[0], ctx.r[1]);
+    let child_id = EnvId(child as u32);
+    assert_eq!(k.name(child_id), Some("child"));
+    assert_eq!(read_user(&mut k, child_id, 0x40_2000, 12), b"initial data");
+    // Suspended: donating to it is refused until it starts.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::YIELD_TO, &[child]),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::YIELD_TO, &[99]),
+        Err(Error::NoSuchEnvironment)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_START, &[frames]),
+        Err(Error::WrongKind)
+    );
+    // A read-only copy cannot start or destroy it.
+    let weak = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_DERIVE,
+        &[handle, rights::READ | rights::DERIVE, child, 1],
+    )
+    .expect("derive");
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_START, &[weak]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_DESTROY, &[weak]),
+        Err(Error::PermissionDenied)
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::ENV_START, &[handle]), Ok(0));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_START, &[handle]),
+        Err(Error::InvalidArgument),
+        "already running"
+    );
+    // Donation: the child runs at once.
+    ctx.call(call::YIELD_TO, &[child]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(child_id));
+    assert_eq!(ctx.rip, 0x40_1000);
+    run(&mut k, &mut ctx, parent);
+    assert_eq!(ctx.result(), Ok(0));
+    assert_eq!(sys(&mut k, &mut ctx, call::ENV_DESTROY, &[handle]), Ok(0));
+    assert_eq!(k.live_envs(), 1);
+    // Every capability naming it died with it; the id may be reused by an
+    // unrelated environment, which the old handles cannot reach.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_DESTROY, &[handle]),
+        Err(Error::BadCapability)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_START, &[weak]),
+        Err(Error::BadCapability)
+    );
+    let again = k.spawn("unrelated", &program()).expect("spawn");
+    assert_eq!(again, child_id);
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_DESTROY, &[handle]),
+        Err(Error::BadCapability)
+    );
+}

@@ -28,6 +28,16 @@ pub mod call {
     /// Leave an upcall handler, resuming the (possibly edited) context in
     /// its frame: `(frame_ptr) -> !`.
     pub const UPCALL_RETURN: u64 = 0x05;
+    /// Run another environment now on the rest of this slice:
+    /// `(env) -> 0` (when the caller next runs).
+    pub const YIELD_TO: u64 = 0x06;
+    /// Create a suspended environment from an ELF image held in frames:
+    /// `(frames handle, length) -> (env id, environment handle)`.
+    pub const ENV_CREATE: u64 = 0x07;
+    /// Start a created environment: `(environment handle) -> 0`.
+    pub const ENV_START: u64 = 0x08;
+    /// Destroy an environment: `(environment handle) -> 0`.
+    pub const ENV_DESTROY: u64 = 0x09;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every

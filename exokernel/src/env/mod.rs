@@ -14,6 +14,7 @@
 //! environment's with results written, or another environment's after a
 //! switch ([`Next`] says which; the new address space is already active).
 
+mod envcalls;
 mod ipc;
 mod irq;
 mod memory;
@@ -194,6 +195,8 @@ enum State {
     AwaitingReply { from: EnvId },
     /// Blocked in `IRQ_WAIT` until a bound line fires.
     WaitingIrq,
+    /// Created by `ENV_CREATE`, not yet started.
+    Suspended,
 }
 
 /// A user page mapping and the capability that authorised it.
@@ -234,6 +237,10 @@ struct Env<S, C> {
     grace: bool,
     /// Bound interrupt lines that fired and were not yet collected.
     pending_irqs: u64,
+    /// The root of the environment capabilities naming this environment
+    /// (held by its creator), revoked when it ends so no stale capability
+    /// can reach a later environment that reuses the id.
+    handle_root: Option<(EnvId, CapHandle)>,
 }
 
 /// The exokernel: every environment, the capability system, the scheduler.
@@ -526,7 +533,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             let waiting = match other.state {
                 State::Sending { to, .. } => to == env,
                 State::AwaitingReply { from } => from == env,
-                State::Runnable | State::Receiving | State::WaitingIrq => false,
+                State::Runnable | State::Receiving | State::WaitingIrq | State::Suspended => false,
             };
             if waiting {
                 other
@@ -534,6 +541,12 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                     .set_results(&[Error::NoSuchEnvironment.to_raw()]);
                 other.state = State::Runnable;
             }
+        }
+        // Capabilities naming it die with it.
+        if let Some((holder, handle)) = e.handle_root {
+            let _ = self
+                .caps
+                .revoke_as_root(&self.root, holder, handle, |_, _| {});
         }
         // Its interrupt lines are masked and released.
         for line in 0..irq::MAX_LINES {

@@ -40,6 +40,27 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
     /// # Errors
     /// [`SpawnError`].
     pub fn spawn(&mut self, name: &str, image: &[u8]) -> Result<EnvId, SpawnError> {
+        let id = self.create(name, image)?;
+        self.make_runnable(id);
+        Ok(id)
+    }
+
+    /// Makes a suspended environment runnable with a slot of the slice
+    /// vector.
+    pub(super) fn make_runnable(&mut self, id: EnvId) {
+        if let Some(e) = self.env_mut(id)
+            && e.state == State::Suspended
+        {
+            e.state = State::Runnable;
+            self.slices.add(id);
+        }
+    }
+
+    /// Creates a suspended environment from `image` (see [`spawn`](Self::spawn)).
+    ///
+    /// # Errors
+    /// [`SpawnError`].
+    pub(super) fn create(&mut self, name: &str, image: &[u8]) -> Result<EnvId, SpawnError> {
         let user_start = <P::Space as AddressSpaceOps>::USER_START;
         let user_end = <P::Space as AddressSpaceOps>::USER_END;
         let parsed = elf::parse(image, P::ELF_MACHINE, user_start, user_end, PAGE_SIZE)?;
@@ -73,7 +94,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             // As if `_start` had been called: the return-address slot makes
             // RSP ≡ 8 (mod 16) at entry, as the SysV ABI expects.
             context: C::new_user(parsed.entry, stack_top - 8, u64::from(id.0)),
-            state: State::Runnable,
+            state: State::Suspended,
             mappings: alloc::collections::BTreeMap::new(),
             allocations: alloc::vec::Vec::new(),
             quota_used: 0,
@@ -82,6 +103,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             in_upcall: false,
             grace: false,
             pending_irqs: 0,
+            handle_root: None,
         });
         let loaded = parsed
             .segments
@@ -103,7 +125,6 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             self.exits.pop();
             return Err(SpawnError::Resource(e));
         }
-        self.slices.add(id);
         Ok(id)
     }
 

@@ -49,6 +49,16 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             }
             call::UPCALL_REGISTER => self.upcall_register(me, a[0], a[1]),
             call::IRQ_WAIT => return self.irq_wait(me, context),
+            call::YIELD_TO => return self.yield_to(me, a[0], context),
+            call::ENV_DESTROY => return self.env_destroy(me, a[0], context),
+            call::ENV_CREATE => {
+                match self.env_create(me, a[0], a[1]) {
+                    Ok(values) => context.set_results(&values),
+                    Err(e) => context.set_results(&[e.to_raw()]),
+                }
+                return Next::Resume;
+            }
+            call::ENV_START => self.env_start(me, a[0]),
             call::DMA_ALLOC => {
                 match self.dma_alloc(me, a[0], a[1]) {
                     Ok(values) => context.set_results(&values),

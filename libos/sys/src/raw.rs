@@ -212,3 +212,25 @@ pub fn irq_ack(line: u64) -> Result<u64, Error> {
 pub fn irq_unbind(line: u64) -> Result<u64, Error> {
     syscall(call::IRQ_UNBIND, &[line])
 }
+
+/// Creates a suspended environment from the first `len` bytes of the
+/// frames `handle` names (an ELF image): its id and environment handle.
+pub fn env_create(handle: u64, len: u64) -> Result<(u64, u64), Error> {
+    let r = syscall6(call::ENV_CREATE, [handle, len, 0, 0, 0, 0]);
+    Error::from_raw(r[0]).map(|id| (id, r[1]))
+}
+
+/// Starts a created environment.
+pub fn env_start(handle: u64) -> Result<u64, Error> {
+    syscall(call::ENV_START, &[handle])
+}
+
+/// Destroys an environment.
+pub fn env_destroy(handle: u64) -> Result<u64, Error> {
+    syscall(call::ENV_DESTROY, &[handle])
+}
+
+/// Runs `env` now on the rest of this time slice.
+pub fn yield_to(env: u64) -> Result<u64, Error> {
+    syscall(call::YIELD_TO, &[env])
+}

@@ -1,0 +1,145 @@
+//! Environments managing environments: create from an ELF image in frames
+//! the caller holds, start, destroy (by environment capability), and
+//! donate the rest of a time slice.
+
+use alloc::vec::Vec;
+
+use exo_abi::Error;
+use hal::UserContext;
+use hal::mmu::PAGE_SIZE;
+
+use super::{ExitReason, Kernel, Next, Platform, State, cap_error};
+use crate::cap::{Capability, EnvId, Resource, Rights};
+
+/// Largest image `ENV_CREATE` copies (16 MiB).
+pub const MAX_IMAGE: u64 = 16 << 20;
+
+impl<P: Platform, C: UserContext> Kernel<P, C> {
+    /// `ENV_CREATE(frames handle, image length)`: a suspended environment
+    /// built from the first `len` bytes of the frames; returns its id and
+    /// an environment capability (all rights) for it.
+    pub(super) fn env_create(&mut self, me: EnvId, raw: u64, len: u64) -> Result<[u64; 2], Error> {
+        let handle = self.handle(me, raw)?;
+        let cap = self.caps.lookup(me, handle).map_err(cap_error)?;
+        let Resource::Frames { first, count } = cap.resource else {
+            return Err(Error::WrongKind);
+        };
+        cap.require(Rights::READ).map_err(cap_error)?;
+        if len == 0 || len > MAX_IMAGE || len > count.saturating_mul(PAGE_SIZE) {
+            return Err(Error::InvalidArgument);
+        }
+        // Copy the image out of the caller's frames (contiguous by
+        // construction of frames capabilities), a page at a time.
+        let mut image = Vec::new();
+        image
+            .try_reserve_exact(len as usize)
+            .map_err(|_| Error::NoMemory)?;
+        image.resize(len as usize, 0);
+        for (i, chunk) in image.chunks_mut(PAGE_SIZE as usize).enumerate() {
+            self.platform
+                .read_phys((first + i as u64) * PAGE_SIZE, chunk);
+        }
+        let id = self.create("child", &image).map_err(|e| match e {
+            super::SpawnError::Elf(_) => Error::InvalidArgument,
+            super::SpawnError::NoFreeId => Error::NoMemory,
+            super::SpawnError::Resource(e) => e,
+        })?;
+        let env_cap = Capability::new(
+            Resource::Environment {
+                first: u64::from(id.0),
+                count: 1,
+            },
+            Rights::all(),
+            self.config.clearance,
+        );
+        match self.caps.create(&self.root, me, env_cap) {
+            Ok(h) => {
+                if let Some(e) = self.env_mut(id) {
+                    e.handle_root = Some((me, h));
+                }
+                Ok([
+                    u64::from(id.0),
+                    exo_abi::encode_handle(h.index, h.generation),
+                ])
+            }
+            Err(e) => {
+                self.destroy(id, ExitReason::Exited(u64::MAX));
+                self.exits.pop();
+                Err(cap_error(e))
+            }
+        }
+    }
+
+    /// The environment an environment capability of `me` names, if it
+    /// carries `needs`.
+    fn target(&self, me: EnvId, raw: u64, needs: Rights) -> Result<EnvId, Error> {
+        let handle = self.handle(me, raw)?;
+        let cap = self.caps.lookup(me, handle).map_err(cap_error)?;
+        let Resource::Environment { first, count } = cap.resource else {
+            return Err(Error::WrongKind);
+        };
+        cap.require(needs).map_err(cap_error)?;
+        if count != 1 {
+            return Err(Error::InvalidArgument);
+        }
+        let id = EnvId(u32::try_from(first).map_err(|_| Error::NoSuchEnvironment)?);
+        self.env(id).map(|_| id).ok_or(Error::NoSuchEnvironment)
+    }
+
+    /// `ENV_START(env handle)`: needs `WRITE` (control) on it.
+    pub(super) fn env_start(&mut self, me: EnvId, raw: u64) -> Result<u64, Error> {
+        let id = self.target(me, raw, Rights::WRITE)?;
+        if self.env(id).is_some_and(|e| e.state != State::Suspended) {
+            return Err(Error::InvalidArgument);
+        }
+        self.make_runnable(id);
+        Ok(0)
+    }
+
+    /// `ENV_DESTROY(env handle)`: needs `REVOKE` on it.
+    pub(super) fn env_destroy(&mut self, me: EnvId, raw: u64, context: &mut C) -> Next {
+        match self.target(me, raw, Rights::REVOKE) {
+            Ok(id) if id == me => {
+                self.destroy(me, ExitReason::Exited(u64::MAX));
+                self.reschedule(context)
+            }
+            Ok(id) => {
+                self.destroy(id, ExitReason::Exited(u64::MAX));
+                context.set_results(&[0]);
+                Next::Resume
+            }
+            Err(e) => {
+                context.set_results(&[e.to_raw()]);
+                Next::Resume
+            }
+        }
+    }
+
+    /// `YIELD_TO(env)`: runs `env` now on the rest of the caller's slice.
+    pub(super) fn yield_to(&mut self, me: EnvId, to: u64, context: &mut C) -> Next {
+        let target = u32::try_from(to).ok().map(EnvId);
+        let runnable = target
+            .and_then(|t| self.env(t))
+            .is_some_and(|e| e.state == State::Runnable);
+        match target {
+            Some(t) if runnable && t != me => {
+                context.set_results(&[0]);
+                self.save(context);
+                self.switch_to(t, context)
+            }
+            Some(t) if t == me => {
+                context.set_results(&[0]);
+                Next::Resume
+            }
+            _ => {
+                let e = if target.and_then(|t| self.env(t)).is_some() {
+                    Error::InvalidArgument
+                } else {
+                    Error::NoSuchEnvironment
+                };
+                context.set_results(&[e.to_raw()]);
+                Next::Resume
+            }
+        }
+    }
+}

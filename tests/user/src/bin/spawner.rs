@@ -1,0 +1,100 @@
+//! Creates environments from user mode: writes a tiny ELF executable into
+//! a frame it owns, `ENV_CREATE`s a child from it, starts it and donates
+//! its slice to it; then creates another and destroys it unstarted.
+#![no_std]
+#![no_main]
+
+use exo_sys::{access, println};
+
+const PAGE: u64 = 0x1000_0000;
+const LOAD: u64 = 0x40_0000;
+const HEADERS: usize = 64 + 56;
+
+/// The child's code: DEBUG_WRITE(msg, len); ENV_EXIT(42); then the message.
+const CODE: [u8; 28] = [
+    0x48, 0x8d, 0x3d, 0x15, 0x00, 0x00, 0x00, // lea rdi, [rip + 21] (msg)
+    0xbe, 14, 0x00, 0x00, 0x00, // mov esi, 14
+    0x31, 0xc0, // xor eax, eax (DEBUG_WRITE)
+    0x0f, 0x05, // syscall
+    0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1 (ENV_EXIT)
+    0xbf, 42, 0x00, 0x00, 0x00, // mov edi, 42
+    0x0f, 0x05, // syscall
+];
+const MESSAGE: &[u8; 14] = b"child says hi\n";
+
+fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
+    buf[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+/// A static ELF64 executable: one R+X segment holding headers, code and
+/// message, loaded at `LOAD`, entry just after the headers.
+fn build(buf: &mut [u8]) -> usize {
+    let total = HEADERS + CODE.len() + MESSAGE.len();
+    put(buf, 0, b"\x7fELF\x02\x01\x01");
+    put(buf, 16, &2u16.to_le_bytes()); // ET_EXEC
+    put(buf, 18, &62u16.to_le_bytes()); // EM_X86_64
+    put(buf, 20, &1u32.to_le_bytes());
+    put(buf, 24, &(LOAD + HEADERS as u64).to_le_bytes());
+    put(buf, 32, &64u64.to_le_bytes()); // phoff
+    put(buf, 52, &64u16.to_le_bytes());
+    put(buf, 54, &56u16.to_le_bytes());
+    put(buf, 56, &1u16.to_le_bytes());
+    let ph = 64;
+    put(buf, ph, &1u32.to_le_bytes()); // PT_LOAD
+    put(buf, ph + 4, &5u32.to_le_bytes()); // R + X
+    put(buf, ph + 16, &LOAD.to_le_bytes());
+    put(buf, ph + 24, &LOAD.to_le_bytes());
+    put(buf, ph + 32, &(total as u64).to_le_bytes());
+    put(buf, ph + 40, &(total as u64).to_le_bytes());
+    put(buf, ph + 48, &0x1000u64.to_le_bytes());
+    put(buf, HEADERS, &CODE);
+    put(buf, HEADERS + CODE.len(), MESSAGE);
+    total
+}
+
+#[unsafe(no_mangle)]
+fn main(env: u64) -> u64 {
+    let Ok(frame) = exo_sys::frame_alloc(1) else {
+        return 1;
+    };
+    if exo_sys::map(frame, 0, PAGE, access::WRITE).is_err() {
+        return 2;
+    }
+    // SAFETY: PAGE is a fresh writable page of ours.
+    let buf = unsafe { core::slice::from_raw_parts_mut(PAGE as *mut u8, 4096) };
+    let len = build(buf) as u64;
+    let (child, handle) = match exo_sys::env_create(frame, len) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("spawner: ENV_CREATE failed: {e}");
+            return 3;
+        }
+    };
+    println!("spawner {env}: created env {child} from a {len}-byte image");
+    if exo_sys::env_start(handle).is_err() || exo_sys::yield_to(child).is_err() {
+        return 4;
+    }
+    println!("spawner: back after donating to env {child}");
+    // A second child, destroyed before it ever runs.
+    let Ok((second, handle2)) = exo_sys::env_create(frame, len) else {
+        return 5;
+    };
+    match exo_sys::env_destroy(handle2) {
+        Ok(_) => println!("spawner: destroyed suspended env {second}"),
+        Err(e) => {
+            println!("spawner: ENV_DESTROY failed: {e}");
+            return 6;
+        }
+    }
+    // Its handle is dead now.
+    if exo_sys::env_start(handle2) != Err(exo_sys::Error::BadCapability) {
+        return 7;
+    }
+    // A corrupt image is refused.
+    buf[0] = 0;
+    if exo_sys::env_create(frame, len) != Err(exo_sys::Error::InvalidArgument) {
+        return 8;
+    }
+    println!("spawner: done");
+    0
+}
