@@ -856,7 +856,7 @@ fn mmio_maps_uncached_and_never_executable_dma_reports_physical_addresses() {
         seen += 1;
         next = exo_abi::decode_handle(h).0 as u64 + 1;
     }
-    assert_eq!(seen, 5, "code, data, stack, MMIO, DMA");
+    assert_eq!(seen, 6, "code, data, stack, CPU time, MMIO, DMA");
     assert_eq!(
         sys(&mut k, &mut ctx, call::CAP_NEXT, &[u64::MAX]),
         Err(Error::BadCapability)
@@ -962,4 +962,52 @@ fn environments_create_start_and_destroy_children_by_capability() {
         sys(&mut k, &mut ctx, call::ENV_DESTROY, &[handle]),
         Err(Error::BadCapability)
     );
+}
+
+#[test]
+fn cpu_time_capabilities_hand_slices_to_another_runner() {
+    let (mut k, mut ctx, ids) = boot(3);
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    // Find a's CPU-time capability (kind 2) by enumerating its table.
+    let mut cpu = None;
+    let mut next = 0;
+    while let Ok(h) = sys(&mut k, &mut ctx, call::CAP_NEXT, &[next]) {
+        if info(&mut k, &mut ctx, h).kind == 2 {
+            cpu = Some(h);
+        }
+        next = u64::from(exo_abi::decode_handle(h).0) + 1;
+    }
+    let cpu = cpu.expect("every environment gets a CPU-time capability");
+    let frames = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 0]).expect("alloc");
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::SLICE_ASSIGN,
+            &[frames, u64::from(b.0)]
+        ),
+        Err(Error::WrongKind)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::SLICE_ASSIGN, &[cpu, 77]),
+        Err(Error::NoSuchEnvironment)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::SLICE_ASSIGN, &[cpu, u64::from(c.0)]),
+        Ok(1)
+    );
+    // a gave its slot to c: the rounds now go b, c, c.
+    let mut order = vec![];
+    for _ in 0..6 {
+        ctx.call(call::YIELD, &[]);
+        k.syscall(&mut ctx);
+        order.push(k.current().expect("running"));
+    }
+    assert!(!order.contains(&a), "{order:?}");
+    assert_eq!(order.iter().filter(|&&e| e == c).count(), 4, "{order:?}");
+    // When c ends, the slot returns to a.
+    run(&mut k, &mut ctx, c);
+    ctx.call(call::ENV_EXIT, &[0]);
+    k.syscall(&mut ctx);
+    run(&mut k, &mut ctx, a);
 }

@@ -29,7 +29,8 @@ fn interesting(pick: u8, raw: u64, handles: &[u64]) -> u64 {
     }
 }
 
-const CALLS: [u64; 30] = [
+const CALLS: [u64; 31] = [
+    call::SLICE_ASSIGN,
     call::YIELD_TO,
     call::ENV_CREATE,
     call::ENV_START,

@@ -181,6 +181,7 @@ pub fn all() -> Vec<Scenario> {
             icount: false,
             expect: environments_pass(&[
                 "hello from env 0",
+                "hello: mapping unowned frames: Err(BadCapability), Err(BadCapability)",
                 "hello: done",
                 "pong: got a page from env 1 saying 'a secret from ping'",
                 "pong: mapping it writable: Err(PermissionDenied)",

@@ -38,6 +38,9 @@ pub mod call {
     pub const ENV_START: u64 = 0x08;
     /// Destroy an environment: `(environment handle) -> 0`.
     pub const ENV_DESTROY: u64 = 0x09;
+    /// Hand the time-slice slots a CPU-time capability names to another
+    /// runner: `(cpu handle, env) -> slots moved`.
+    pub const SLICE_ASSIGN: u64 = 0x0a;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every
@@ -87,6 +90,40 @@ pub mod call {
     pub const IRQ_WAIT: u64 = 0x42;
     /// Unmask a line after servicing it: `(line) -> 0`.
     pub const IRQ_ACK: u64 = 0x43;
+    /// Every call, by name (for documentation checks and tracing).
+    pub const ALL: [(&str, u64); 31] = [
+        ("DEBUG_WRITE", DEBUG_WRITE),
+        ("ENV_EXIT", ENV_EXIT),
+        ("YIELD", YIELD),
+        ("ENV_SELF", ENV_SELF),
+        ("UPCALL_REGISTER", UPCALL_REGISTER),
+        ("UPCALL_RETURN", UPCALL_RETURN),
+        ("YIELD_TO", YIELD_TO),
+        ("ENV_CREATE", ENV_CREATE),
+        ("ENV_START", ENV_START),
+        ("ENV_DESTROY", ENV_DESTROY),
+        ("SLICE_ASSIGN", SLICE_ASSIGN),
+        ("FRAME_ALLOC", FRAME_ALLOC),
+        ("FRAME_FREE", FRAME_FREE),
+        ("MAP", MAP),
+        ("UNMAP", UNMAP),
+        ("PROTECT", PROTECT),
+        ("DMA_ALLOC", DMA_ALLOC),
+        ("CAP_INFO", CAP_INFO),
+        ("CAP_DERIVE", CAP_DERIVE),
+        ("CAP_TRANSFER", CAP_TRANSFER),
+        ("CAP_REVOKE", CAP_REVOKE),
+        ("CAP_DELETE", CAP_DELETE),
+        ("CAP_NEXT", CAP_NEXT),
+        ("IPC_SEND", IPC_SEND),
+        ("IPC_RECV", IPC_RECV),
+        ("IPC_CALL", IPC_CALL),
+        ("IPC_REPLY", IPC_REPLY),
+        ("IRQ_BIND", IRQ_BIND),
+        ("IRQ_UNBIND", IRQ_UNBIND),
+        ("IRQ_WAIT", IRQ_WAIT),
+        ("IRQ_ACK", IRQ_ACK),
+    ];
 }
 
 /// `flags` of `IRQ_BIND`: how the line signals.
@@ -346,8 +383,12 @@ impl fmt::Display for Error {
 }
 
 #[cfg(test)]
+extern crate std;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
 
     #[test]
     fn errors_round_trip_through_the_result_register() {
@@ -374,6 +415,20 @@ mod tests {
         // Index bits above 24 do not leak into the generation.
         assert_eq!(decode_handle(encode_handle(1 << 24, 7)), (0, 7));
         assert_ne!(encode_handle(0, 1), NO_CAP);
+    }
+
+    #[test]
+    fn every_call_is_documented_with_its_number() {
+        let doc = include_str!("../../../docs/EXO_ABI.md");
+        let mut numbers = std::collections::BTreeSet::new();
+        for (name, number) in call::ALL {
+            assert!(
+                numbers.insert(number),
+                "{name}: number {number:#x} used twice"
+            );
+            let row = format!("| {number:#04x} | `{name}` |");
+            assert!(doc.contains(&row), "docs/EXO_ABI.md lacks the row {row}");
+        }
     }
 
     #[test]

@@ -143,3 +143,29 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         }
     }
 }
+
+impl<P: Platform, C: UserContext> Kernel<P, C> {
+    /// `SLICE_ASSIGN(cpu handle, env)`: the slots a CPU-time capability
+    /// names are run by `env` from now on; needs `WRITE` on it. Returns how
+    /// many slots changed hands.
+    pub(super) fn slice_assign(&mut self, me: EnvId, raw: u64, to: u64) -> Result<u64, Error> {
+        let handle = self.handle(me, raw)?;
+        let cap = self.caps.lookup(me, handle).map_err(cap_error)?;
+        let Resource::CpuTime { first, count, .. } = cap.resource else {
+            return Err(Error::WrongKind);
+        };
+        cap.require(Rights::WRITE).map_err(cap_error)?;
+        let to = u32::try_from(to)
+            .ok()
+            .map(EnvId)
+            .filter(|&t| self.env(t).is_some())
+            .ok_or(Error::NoSuchEnvironment)?;
+        let mut moved = 0;
+        for serial in first..first.saturating_add(count.min(1024)) {
+            if self.slices.assign(serial, to) {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+}

@@ -1,20 +1,34 @@
 //! CPU multiplexing: the time-slice vector (as in Aegis).
 //!
-//! The CPU's time is a vector of slices; each slot names the environment
-//! that owns it, and the scheduler walks the vector round-robin, giving each
-//! runnable owner `ticks_per_slice` timer ticks. An environment that owns
-//! several slots gets proportionally more time. The kernel implements no
-//! other policy: priorities, thread scheduling and the like belong to the
-//! libOS inside each environment's slices.
+//! The CPU's time is a vector of slots walked round-robin; each running
+//! slot gives its *runner* `ticks_per_slice` timer ticks. A slot also has an
+//! *owner*, the environment it was created for, which holds a CPU-time
+//! capability naming it (by a serial number that never changes, so the
+//! capability stays meaningful as slots come and go). Holding that
+//! capability lets an environment hand the slot to another runner
+//! (`SLICE_ASSIGN`): an environment running in several slots gets
+//! proportionally more of the CPU. When a runner ends, its borrowed slots
+//! go back to their owners; when an owner ends, its slots disappear. The
+//! kernel implements no other policy: priorities and thread scheduling
+//! belong to the libOS inside each environment's slices.
 
 use alloc::vec::Vec;
 
 use crate::cap::EnvId;
 
+/// One slot of the vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    serial: u64,
+    owner: EnvId,
+    runner: EnvId,
+}
+
 /// The time-slice vector and the position of the running slice.
 #[derive(Debug)]
 pub struct SliceVector {
-    slots: Vec<EnvId>,
+    slots: Vec<Slot>,
+    next_serial: u64,
     /// The running slot; `None` before the first slice.
     position: Option<usize>,
     ticks_per_slice: u32,
@@ -27,25 +41,34 @@ impl SliceVector {
     pub fn new(ticks_per_slice: u32) -> Self {
         Self {
             slots: Vec::new(),
+            next_serial: 0,
             position: None,
             ticks_per_slice: ticks_per_slice.max(1),
             left: 0,
         }
     }
 
-    /// Gives `env` one more slot at the end of the vector.
-    pub fn add(&mut self, env: EnvId) {
-        self.slots.push(env);
+    /// Appends a slot owned and run by `env`; returns its serial.
+    pub fn add(&mut self, env: EnvId) -> u64 {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.slots.push(Slot {
+            serial,
+            owner: env,
+            runner: env,
+        });
+        serial
     }
 
-    /// Removes every slot `env` owns.
+    /// `env` ended: its own slots go, slots it ran for others go back to
+    /// their owners.
     pub fn remove(&mut self, env: EnvId) {
         if let Some(at) = self.position {
             // Keep pointing at the same slot, or at the one before the gap
             // so the slot after it comes next.
             let removed_upto = self.slots[..=at.min(self.slots.len().saturating_sub(1))]
                 .iter()
-                .filter(|&&e| e == env)
+                .filter(|s| s.owner == env)
                 .count();
             self.position = if removed_upto == 0 {
                 Some(at)
@@ -53,13 +76,29 @@ impl SliceVector {
                 (at + 1).checked_sub(removed_upto + 1)
             };
         }
-        self.slots.retain(|&e| e != env);
+        self.slots.retain(|s| s.owner != env);
+        for slot in &mut self.slots {
+            if slot.runner == env {
+                slot.runner = slot.owner;
+            }
+        }
     }
 
-    /// Slots owned by `env`.
+    /// Makes `runner` run the slot with `serial`; `false` if there is none.
+    pub fn assign(&mut self, serial: u64, runner: EnvId) -> bool {
+        match self.slots.iter_mut().find(|s| s.serial == serial) {
+            Some(slot) => {
+                slot.runner = runner;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Slots `env` runs.
     #[must_use]
     pub fn slots_of(&self, env: EnvId) -> usize {
-        self.slots.iter().filter(|&&e| e == env).count()
+        self.slots.iter().filter(|s| s.runner == env).count()
     }
 
     /// Counts one tick against the running slice; `true` when it is used up.
@@ -82,7 +121,7 @@ impl SliceVector {
         let start = self.position.map_or(0, |p| p + 1);
         for step in 0..n {
             let at = (start + step) % n;
-            let env = self.slots[at];
+            let env = self.slots[at].runner;
             if runnable(env) {
                 self.position = Some(at);
                 self.left = self.ticks_per_slice;
@@ -114,6 +153,23 @@ mod tests {
         assert!(!v.tick());
         assert!(v.tick());
         assert_eq!(v.next(|_| false), None);
+    }
+
+    #[test]
+    fn assigned_slots_run_their_new_runner_and_return_on_its_death() {
+        let mut v = SliceVector::new(1);
+        let a = v.add(EnvId(1));
+        v.add(EnvId(2));
+        assert!(v.assign(a, EnvId(2)));
+        assert!(!v.assign(99, EnvId(2)));
+        assert_eq!((v.slots_of(EnvId(1)), v.slots_of(EnvId(2))), (0, 2));
+        assert_eq!(v.next(|_| true), Some(EnvId(2)));
+        assert_eq!(v.next(|_| true), Some(EnvId(2)));
+        v.remove(EnvId(2));
+        assert_eq!(v.slots_of(EnvId(1)), 1, "the borrowed slot came back");
+        assert_eq!(v.next(|_| true), Some(EnvId(1)));
+        v.remove(EnvId(1));
+        assert_eq!(v.next(|_| true), None);
     }
 
     #[test]

@@ -52,7 +52,20 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             && e.state == State::Suspended
         {
             e.state = State::Runnable;
-            self.slices.add(id);
+            let serial = self.slices.add(id);
+            // The capability that lets it hand its slot to someone else.
+            let cpu = crate::cap::Capability::new(
+                crate::cap::Resource::CpuTime {
+                    core: 0,
+                    first: serial,
+                    count: 1,
+                },
+                Rights::all(),
+                self.config.clearance,
+            );
+            if let Err(e) = self.caps.create(&self.root, id, cpu) {
+                log::warn!("env {}: no CPU-time capability: {e}", id.0);
+            }
         }
     }
 

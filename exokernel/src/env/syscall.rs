@@ -59,6 +59,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 return Next::Resume;
             }
             call::ENV_START => self.env_start(me, a[0]),
+            call::SLICE_ASSIGN => self.slice_assign(me, a[0], a[1]),
             call::DMA_ALLOC => {
                 match self.dma_alloc(me, a[0], a[1]) {
                     Ok(values) => context.set_results(&values),

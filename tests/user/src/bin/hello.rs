@@ -24,6 +24,11 @@ fn main(env: u64) -> u64 {
         p.write_volatile(0x5eed_cafe);
         p.read_volatile()
     };
+    // A frame we hold no capability for cannot be mapped: a forged handle
+    // (a slot we never filled) and a real handle with a wrong generation.
+    let forged = exo_sys::map(0x00ff_ffff, 0, PAGE + 0x1000, 0);
+    let stale = exo_sys::map(frame ^ (1 << 30), 0, PAGE + 0x1000, 0);
+    println!("hello: mapping unowned frames: {forged:?}, {stale:?}");
     let info = exo_sys::cap_info(frame).map(|i| i.first).unwrap_or(0);
     println!("hello: frame {info:#x} mapped at {PAGE:#x}, read back {back:#x}");
     if exo_sys::unmap(PAGE).is_err() || exo_sys::frame_free(frame).is_err() {
