@@ -1011,3 +1011,42 @@ fn cpu_time_capabilities_hand_slices_to_another_runner() {
     k.syscall(&mut ctx);
     run(&mut k, &mut ctx, a);
 }
+
+#[test]
+fn reply_recv_answers_and_switches_straight_back_to_the_caller() {
+    let (mut k, mut ctx, ids) = boot(3);
+    let (client, server, bystander) = (ids[0], ids[1], ids[2]);
+    run(&mut k, &mut ctx, server);
+    ctx.call(call::IPC_RECV, &[]);
+    k.syscall(&mut ctx);
+    run(&mut k, &mut ctx, client);
+    ctx.call(call::IPC_CALL, &[u64::from(server.0), 5, 0, 0, 0, NO_CAP]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(server));
+    // Not a caller of ours: refused, nothing blocks.
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IPC_REPLY_RECV,
+            &[u64::from(bystander.0), 0, 0, 0, 0, NO_CAP]
+        ),
+        Err(Error::InvalidArgument)
+    );
+    ctx.call(
+        call::IPC_REPLY_RECV,
+        &[u64::from(client.0), 6, 0, 0, 0, NO_CAP],
+    );
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(
+        k.current(),
+        Some(client),
+        "straight back, not the bystander"
+    );
+    assert_eq!(&ctx.r[..2], &[u64::from(server.0), 6]);
+    // The server is receiving again: the next call goes straight in.
+    ctx.call(call::IPC_CALL, &[u64::from(server.0), 7, 0, 0, 0, NO_CAP]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(server));
+    assert_eq!(&ctx.r[..2], &[u64::from(client.0), 7]);
+}

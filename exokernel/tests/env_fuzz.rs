@@ -29,7 +29,8 @@ fn interesting(pick: u8, raw: u64, handles: &[u64]) -> u64 {
     }
 }
 
-const CALLS: [u64; 31] = [
+const CALLS: [u64; 32] = [
+    call::IPC_REPLY_RECV,
     call::SLICE_ASSIGN,
     call::YIELD_TO,
     call::ENV_CREATE,
@@ -87,7 +88,13 @@ proptest! {
             };
             // Calls that block end a run once everyone waits: keep them
             // rare so runs go deep.
-            let blocking = [call::IPC_SEND, call::IPC_RECV, call::IPC_CALL, call::IRQ_WAIT];
+            let blocking = [
+                call::IPC_SEND,
+                call::IPC_RECV,
+                call::IPC_CALL,
+                call::IPC_REPLY_RECV,
+                call::IRQ_WAIT,
+            ];
             if blocking.contains(&number) && args[0].0 % 8 != 0 {
                 number = call::ENV_SELF;
             }

@@ -82,6 +82,10 @@ pub mod call {
     /// Answer an environment blocked in `IPC_CALL` to the caller:
     /// `(env, w0, w1, w2, w3, cap) -> 0`.
     pub const IPC_REPLY: u64 = 0x33;
+    /// Reply to a caller and wait for the next message in one call (the
+    /// server loop's fast path; switches straight back to the caller):
+    /// `(env, w0, w1, w2, w3, cap) -> (sender, w0, w1, w2, w3, cap)`.
+    pub const IPC_REPLY_RECV: u64 = 0x34;
     /// Bind an interrupt line: `(irq handle, line, irq_flags) -> 0`.
     pub const IRQ_BIND: u64 = 0x40;
     /// Release a bound line: `(line) -> 0`.
@@ -91,7 +95,7 @@ pub mod call {
     /// Unmask a line after servicing it: `(line) -> 0`.
     pub const IRQ_ACK: u64 = 0x43;
     /// Every call, by name (for documentation checks and tracing).
-    pub const ALL: [(&str, u64); 31] = [
+    pub const ALL: [(&str, u64); 32] = [
         ("DEBUG_WRITE", DEBUG_WRITE),
         ("ENV_EXIT", ENV_EXIT),
         ("YIELD", YIELD),
@@ -119,6 +123,7 @@ pub mod call {
         ("IPC_RECV", IPC_RECV),
         ("IPC_CALL", IPC_CALL),
         ("IPC_REPLY", IPC_REPLY),
+        ("IPC_REPLY_RECV", IPC_REPLY_RECV),
         ("IRQ_BIND", IRQ_BIND),
         ("IRQ_UNBIND", IRQ_UNBIND),
         ("IRQ_WAIT", IRQ_WAIT),

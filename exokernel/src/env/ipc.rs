@@ -113,9 +113,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.reschedule(context)
     }
 
-    /// `IPC_RECV` from the current environment `me`.
-    pub(super) fn ipc_recv(&mut self, me: EnvId, context: &mut C) -> Next {
-        // The longest-waiting sender to `me`.
+    /// Delivers the longest-waiting message to `me` into `context`;
+    /// `false` if nobody is sending to `me`.
+    fn take_message(&mut self, me: EnvId, context: &mut C) -> bool {
         let sender = self
             .envs
             .iter()
@@ -130,54 +130,85 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 _ => None,
             })
             .min_by_key(|&(since, ..)| since);
-        match sender {
-            Some((_, from, call, message)) => {
-                let values = self.deliver(from, me, &message);
-                context.set_results(&values);
-                if let Some(s) = self.env_mut(from) {
-                    s.state = if call {
-                        State::AwaitingReply { from: me }
-                    } else {
-                        State::Runnable
-                    };
-                }
-                Next::Resume
-            }
-            None => {
-                self.save(context);
-                if let Some(e) = self.env_mut(me) {
-                    e.state = State::Receiving;
-                }
-                self.reschedule(context)
-            }
+        let Some((_, from, call, message)) = sender else {
+            return false;
+        };
+        let values = self.deliver(from, me, &message);
+        context.set_results(&values);
+        if let Some(s) = self.env_mut(from) {
+            s.state = if call {
+                State::AwaitingReply { from: me }
+            } else {
+                State::Runnable
+            };
         }
+        true
+    }
+
+    /// `IPC_RECV` from the current environment `me`.
+    pub(super) fn ipc_recv(&mut self, me: EnvId, context: &mut C) -> Next {
+        if self.take_message(me, context) {
+            return Next::Resume;
+        }
+        self.save(context);
+        if let Some(e) = self.env_mut(me) {
+            e.state = State::Receiving;
+        }
+        self.reschedule(context)
+    }
+
+    /// `IPC_REPLY_RECV`: the reply of [`ipc_reply`](Self::ipc_reply), then
+    /// the wait of [`ipc_recv`](Self::ipc_recv). When no message is
+    /// waiting, the kernel switches straight to the caller it just
+    /// answered instead of consulting the slice vector: one system call and
+    /// one switch per request on a server's loop.
+    pub(super) fn ipc_reply_recv(&mut self, me: EnvId, context: &mut C) -> Next {
+        let args = context.syscall_args();
+        let caller = match self.reply(me, &args) {
+            Ok(caller) => caller,
+            Err(e) => {
+                context.set_results(&[e.to_raw()]);
+                return Next::Resume;
+            }
+        };
+        if self.take_message(me, context) {
+            return Next::Resume;
+        }
+        self.save(context);
+        if let Some(e) = self.env_mut(me) {
+            e.state = State::Receiving;
+        }
+        if self.env(caller).is_some_and(|e| e.state == State::Runnable) {
+            self.switch_to(caller, context)
+        } else {
+            self.reschedule(context)
+        }
+    }
+
+    /// Delivers `me`'s reply in `args` to the caller waiting on it, which
+    /// becomes runnable; returns the caller.
+    fn reply(&mut self, me: EnvId, args: &[u64; 6]) -> Result<EnvId, Error> {
+        let (to, message) = self.prepare(me, args)?;
+        let waiting = self
+            .env(to)
+            .is_some_and(|e| e.state == State::AwaitingReply { from: me });
+        if !waiting {
+            return Err(Error::InvalidArgument);
+        }
+        let values = self.deliver(me, to, &message);
+        if let Some(caller) = self.env_mut(to) {
+            caller.context.set_results(&values);
+            caller.state = State::Runnable;
+        }
+        Ok(to)
     }
 
     /// `IPC_REPLY` from the current environment `me` to a caller waiting
     /// on it.
     pub(super) fn ipc_reply(&mut self, me: EnvId, context: &mut C) -> Next {
         let args = context.syscall_args();
-        let result = self.prepare(me, &args).and_then(|(to, message)| {
-            let waiting = self
-                .env(to)
-                .is_some_and(|e| e.state == State::AwaitingReply { from: me });
-            if waiting {
-                Ok((to, message))
-            } else {
-                Err(Error::InvalidArgument)
-            }
-        });
-        match result {
-            Ok((to, message)) => {
-                let values = self.deliver(me, to, &message);
-                if let Some(caller) = self.env_mut(to) {
-                    caller.context.set_results(&values);
-                    caller.state = State::Runnable;
-                }
-                context.set_results(&[0]);
-            }
-            Err(e) => context.set_results(&[e.to_raw()]),
-        }
+        let result = self.reply(me, &args).map_or_else(Error::to_raw, |_| 0);
+        context.set_results(&[result]);
         Next::Resume
     }
 }

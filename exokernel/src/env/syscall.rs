@@ -38,6 +38,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             call::IPC_CALL => return self.ipc_send(me, context, true),
             call::IPC_RECV => return self.ipc_recv(me, context),
             call::IPC_REPLY => return self.ipc_reply(me, context),
+            call::IPC_REPLY_RECV => return self.ipc_reply_recv(me, context),
             call::UPCALL_RETURN => {
                 return match self.upcall_return(me, context, a[0]) {
                     Ok(()) => Next::Resume,

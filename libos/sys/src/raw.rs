@@ -161,6 +161,12 @@ pub fn ipc_call(to: u64, message: &Message) -> Result<Message, Error> {
     Message::from_results(syscall6(call::IPC_CALL, message.args(to)))
 }
 
+/// Replies to `to` (waiting in [`ipc_call`]) and waits for the next
+/// message: a server loop's one call per request.
+pub fn ipc_reply_recv(to: u64, message: &Message) -> Result<Message, Error> {
+    Message::from_results(syscall6(call::IPC_REPLY_RECV, message.args(to)))
+}
+
 /// Replies to `to`, which is waiting in [`ipc_call`].
 pub fn ipc_reply(to: u64, message: &Message) -> Result<(), Error> {
     Error::from_raw(syscall6(call::IPC_REPLY, message.args(to))[0]).map(|_| ())

@@ -1,5 +1,6 @@
-//! IPC server for `ping`: maps the page it is given, answers round trips,
-//! confirms the page disappears when `ping` revokes it, quits on request.
+//! IPC server for `ping`: maps the page it is given, answers round trips
+//! (with `IPC_REPLY_RECV`, the server loop's fast path), confirms the page
+//! disappears when `ping` revokes it, quits on request.
 #![no_std]
 #![no_main]
 
@@ -10,8 +11,10 @@ const PAGE: u64 = 0x2000_0000;
 #[unsafe(no_mangle)]
 fn main(_env: u64) -> u64 {
     let mut shared = NO_CAP;
+    let Ok(mut m) = exo_sys::ipc_recv() else {
+        return 1;
+    };
     loop {
-        let Ok(m) = exo_sys::ipc_recv() else { return 1 };
         let reply = match m.words[0] {
             1 => {
                 shared = m.cap;
@@ -45,8 +48,10 @@ fn main(_env: u64) -> u64 {
             }
             _ => [0, 0, 0, 0],
         };
-        if exo_sys::ipc_reply(m.from, &Message::new(reply)).is_err() {
-            return 3;
-        }
+        // Answer and wait for the next request in one call.
+        m = match exo_sys::ipc_reply_recv(m.from, &Message::new(reply)) {
+            Ok(next) => next,
+            Err(_) => return 3,
+        };
     }
 }
