@@ -732,7 +732,7 @@ fn bound_interrupts_wake_their_owner_and_stay_masked_until_acked() {
         Err(Error::PermissionDenied)
     );
     assert_eq!(
-        sys(&mut k, &mut ctx, call::IRQ_BIND, &[irq, 9, 4]),
+        sys(&mut k, &mut ctx, call::IRQ_BIND, &[irq, 9, 8]),
         Err(Error::InvalidArgument)
     );
     let frames = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[1, 0]).expect("alloc");
@@ -764,7 +764,7 @@ fn bound_interrupts_wake_their_owner_and_stay_masked_until_acked() {
         "not the owner"
     );
     exokernel::env::Platform::irq_mask(k.platform(), 9, true); // as the arch does when the line fires
-    assert_eq!(k.irq(9), Next::Resume);
+    assert_eq!(k.irq(9, &mut ctx, true), Next::Resume);
     run(&mut k, &mut ctx, driver);
     assert_eq!(ctx.result(), Ok(1 << 9));
     assert_eq!(
@@ -775,7 +775,7 @@ fn bound_interrupts_wake_their_owner_and_stay_masked_until_acked() {
     assert_eq!(sys(&mut k, &mut ctx, call::IRQ_ACK, &[9]), Ok(0));
     assert_eq!(k.platform().routed.get(&9).map(|r| r.2), Some(false));
     // A line that fires while nobody waits is pending for the next wait.
-    k.irq(9);
+    k.irq(9, &mut ctx, true);
     assert_eq!(sys(&mut k, &mut ctx, call::IRQ_WAIT, &[]), Ok(1 << 9));
     // With a bound line, "everyone blocked" is idling, not a deadlock.
     run(&mut k, &mut ctx, other);
@@ -783,7 +783,7 @@ fn bound_interrupts_wake_their_owner_and_stay_masked_until_acked() {
     k.syscall(&mut ctx);
     ctx.call(call::IRQ_WAIT, &[]);
     assert_eq!(k.syscall(&mut ctx), Next::Idle);
-    k.irq(9);
+    k.irq(9, &mut ctx, false);
     assert_eq!(k.start(&mut ctx), Next::Switched);
     assert_eq!(k.current(), Some(driver));
     assert_eq!(ctx.result(), Ok(1 << 9));
@@ -1049,4 +1049,59 @@ fn reply_recv_answers_and_switches_straight_back_to_the_caller() {
     assert_eq!(k.syscall(&mut ctx), Next::Switched);
     assert_eq!(k.current(), Some(server));
     assert_eq!(&ctx.r[..2], &[u64::from(client.0), 7]);
+}
+
+#[test]
+fn interrupts_bound_for_upcalls_reach_the_handler() {
+    use exokernel::cap::{Capability, Level, Resource, Rights};
+    let (mut k, mut ctx, ids) = boot(2);
+    let (driver, other) = (ids[0], ids[1]);
+    let irq = k
+        .grant(
+            driver,
+            Capability::new(
+                Resource::Irq { first: 5, count: 1 },
+                Rights::BIND,
+                Level::new(8).unwrap(),
+            ),
+        )
+        .expect("grant");
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, UPCALL_STACK]
+        ),
+        Ok(0)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::IRQ_BIND,
+            &[irq, 5, exo_abi::irq_flags::UPCALL]
+        ),
+        Ok(0)
+    );
+    // Fires while the driver runs: straight into its handler.
+    ctx.rip = 0x40_1006;
+    assert_eq!(k.irq(5, &mut ctx, true), Next::Resume);
+    assert_eq!((ctx.rip, ctx.r[1]), (HANDLER, exo_abi::upcall::IRQ));
+    let words = frame_words(&mut k, driver, ctx.r[2]);
+    assert_eq!(words[1], 1 << 5);
+    let frame = ctx.r[2];
+    ctx.call(call::UPCALL_RETURN, &[frame]);
+    k.syscall(&mut ctx);
+    assert_eq!(ctx.rip, 0x40_1006);
+    // Fires while another environment runs: delivered when the driver is
+    // next switched to.
+    run(&mut k, &mut ctx, other);
+    assert_eq!(k.irq(5, &mut ctx, true), Next::Resume);
+    assert_ne!(ctx.rip, HANDLER, "the other environment is untouched");
+    run(&mut k, &mut ctx, driver);
+    assert_eq!((ctx.rip, ctx.r[1]), (HANDLER, exo_abi::upcall::IRQ));
+    // Upcall-mode lines are not for IRQ_WAIT.
+    let words = frame_words(&mut k, driver, ctx.r[2]);
+    assert_eq!(words[1], 1 << 5);
 }

@@ -266,6 +266,7 @@ pub fn all() -> Vec<Scenario> {
                 "hpetdrv 0: HPET at 0xfed00",
                 "hpetdrv: interrupt 1 on line",
                 "hpetdrv: interrupt 3 on line",
+                "hpetdrv: 2 interrupts arrived as upcalls while computing",
                 "hpetdrv: done",
                 "env 0 (hpetdrv) exited with status 0",
             ]),

@@ -165,11 +165,12 @@ pub fn init(caps: CapSpace, root: RootAuthority, exit_when_done: bool) {
 
 fn on_irq(frame: &mut TrapFrame) {
     let line = (frame.vector - u64::from(ioapic::IRQ_VECTOR_BASE)) as u32;
+    let from_user = trap::from_user(frame);
     // Never contended: interrupts are off whenever the kernel holds it.
     if let Some(mut kernel) = KERNEL.try_lock()
         && let Some(k) = kernel.as_mut()
     {
-        k.irq(line);
+        k.irq(line, frame, from_user);
     }
 }
 

@@ -137,8 +137,11 @@ pub mod irq_flags {
     pub const LEVEL: u64 = 1 << 0;
     /// Active low (default: active high).
     pub const ACTIVE_LOW: u64 = 1 << 1;
+    /// Deliver the line as an `IRQ` upcall (to the registered handler)
+    /// instead of a notification for `IRQ_WAIT`.
+    pub const UPCALL: u64 = 1 << 2;
     /// Every defined bit.
-    pub const ALL: u64 = LEVEL | ACTIVE_LOW;
+    pub const ALL: u64 = LEVEL | ACTIVE_LOW | UPCALL;
 }
 
 /// Upcalls: how the kernel reflects events into an environment.
@@ -161,6 +164,9 @@ pub mod upcall {
     /// The time slice is over: save what you need and yield; the kernel
     /// preempts anyway one tick later.
     pub const SLICE_END: u64 = 3;
+    /// Interrupt lines bound with `irq_flags::UPCALL` fired: info = the
+    /// bitmask of lines. Each stays masked until `IRQ_ACK`.
+    pub const IRQ: u64 = 4;
     /// Words of saved context in a frame.
     pub const CONTEXT_WORDS: usize = 34;
     /// Words in a frame.

@@ -55,6 +55,13 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             return Err(Error::InvalidArgument);
         }
         self.irq_owner[l] = Some(me);
+        if let Some(e) = self.env_mut(me) {
+            if flags & irq_flags::UPCALL != 0 {
+                e.irq_upcalls |= 1 << l;
+            } else {
+                e.irq_upcalls &= !(1 << l);
+            }
+        }
         Ok(0)
     }
 
@@ -68,6 +75,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.platform.irq_mask(l as u32, true);
         if let Some(e) = self.env_mut(me) {
             e.pending_irqs &= !(1 << l);
+            e.irq_upcalls &= !(1 << l);
         }
         Ok(0)
     }
@@ -92,8 +100,10 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         let Some(e) = self.env_mut(me) else {
             return Next::Resume;
         };
-        if e.pending_irqs != 0 {
-            let pending = core::mem::take(&mut e.pending_irqs);
+        let waitable = !e.irq_upcalls;
+        if e.pending_irqs & waitable != 0 {
+            let pending = e.pending_irqs & waitable;
+            e.pending_irqs &= !waitable;
             context.set_results(&[pending]);
             return Next::Resume;
         }
@@ -102,11 +112,13 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.reschedule(context)
     }
 
-    /// A routed line fired (the arch masked it already). The owner is
-    /// woken if it waits; whatever was interrupted keeps running — the
-    /// owner gets the CPU at its next slice, or as soon as an idle CPU
-    /// asks [`Kernel::start`] again.
-    pub fn irq(&mut self, line: u32) -> Next {
+    /// A routed line fired (the arch masked it already) while `context`
+    /// ran (`from_user`: an environment's). The owner is woken if it waits
+    /// in `IRQ_WAIT`; a line bound for upcalls goes to the owner's handler
+    /// at once if the owner was interrupted, else the next time it runs.
+    /// Whatever was interrupted keeps running — the owner gets the CPU at
+    /// its next slice, or as soon as an idle CPU asks [`Kernel::start`].
+    pub fn irq(&mut self, line: u32, context: &mut C, from_user: bool) -> Next {
         let l = line as usize;
         let Some(owner) = self.irq_owner.get(l).copied().flatten() else {
             // Nobody owns it (a race with unbind): leave it masked.
@@ -116,12 +128,35 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             return Next::Resume;
         };
         e.pending_irqs |= 1 << l;
-        if e.state == State::WaitingIrq {
-            let pending = core::mem::take(&mut e.pending_irqs);
-            e.context.set_results(&[pending]);
+        let waitable = e.pending_irqs & !e.irq_upcalls;
+        if e.state == State::WaitingIrq && waitable != 0 {
+            e.pending_irqs &= !waitable;
+            e.context.set_results(&[waitable]);
             e.state = State::Runnable;
         }
+        if from_user && self.current == Some(owner) {
+            self.deliver_irq_upcall(owner, context);
+        }
         Next::Resume
+    }
+
+    /// Starts `env`'s handler for its pending upcall-mode lines, if it has
+    /// any and can take an upcall now (`context` is its current context).
+    pub(super) fn deliver_irq_upcall(&mut self, env: EnvId, context: &mut C) {
+        let Some(e) = self.env(env) else {
+            return;
+        };
+        let lines = e.pending_irqs & e.irq_upcalls;
+        if lines == 0 || e.in_upcall || e.upcall.is_none() || e.state != State::Runnable {
+            return;
+        }
+        if self
+            .deliver_upcall(env, context, exo_abi::upcall::IRQ, [lines, 0, 0, 0])
+            .is_ok()
+            && let Some(e) = self.env_mut(env)
+        {
+            e.pending_irqs &= !lines;
+        }
     }
 
     /// Gives `env` a new root capability from boot-time policy (device

@@ -237,6 +237,8 @@ struct Env<S, C> {
     grace: bool,
     /// Bound interrupt lines that fired and were not yet collected.
     pending_irqs: u64,
+    /// Lines delivered as upcalls rather than `IRQ_WAIT` notifications.
+    irq_upcalls: u64,
     /// The root of the environment capabilities naming this environment
     /// (held by its creator), revoked when it ends so no stale capability
     /// can reach a later environment that reuses the id.
@@ -505,12 +507,20 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         e.grace = false;
         *context = e.context;
         self.current = Some(env);
-        if self.active != Some(env) {
+        let switched = if self.active != Some(env) {
             self.platform.activate(&e.space);
             self.active = Some(env);
-            return Next::Switched;
+            true
+        } else {
+            !same
+        };
+        // Interrupts that arrived while it was away, as an upcall.
+        self.deliver_irq_upcall(env, context);
+        if switched {
+            Next::Switched
+        } else {
+            Next::Resume
         }
-        if same { Next::Resume } else { Next::Switched }
     }
 
     /// Ends `env`: wakes environments blocked on it, revokes the frames it

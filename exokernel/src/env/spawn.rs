@@ -116,6 +116,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             in_upcall: false,
             grace: false,
             pending_irqs: 0,
+            irq_upcalls: 0,
             handle_root: None,
         });
         let loaded = parsed

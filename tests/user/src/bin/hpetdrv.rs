@@ -1,12 +1,15 @@
 //! A user-mode HPET driver: finds the MMIO and IRQ capabilities its boot
 //! manifest granted, maps the registers, routes timer 0 to an IO-APIC line
-//! the HPET supports and its IRQ capability covers, and takes three
-//! one-shot interrupts through `IRQ_WAIT`/`IRQ_ACK`. The kernel never
-//! touches the device.
+//! the HPET supports and its IRQ capability covers, takes three one-shot
+//! interrupts through `IRQ_WAIT`/`IRQ_ACK`, then rebinds the line for
+//! upcalls and takes two more in its upcall handler while it computes. The
+//! kernel never touches the device.
 #![no_std]
 #![no_main]
 
-use exo_sys::{access, println};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use exo_sys::{access, irq_flags, println, upcall};
 
 const REGS: u64 = 0x6000_0000;
 const GCAP_ID: u64 = 0x000;
@@ -48,6 +51,42 @@ fn find(kind: u64) -> Option<(u64, exo_sys::CapInfo)> {
 
 fn exo_abi_index(handle: u64) -> u64 {
     handle & ((1 << 24) - 1)
+}
+
+static LINE: AtomicU64 = AtomicU64::new(0);
+static TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
+static UPCALL_IRQS: AtomicU64 = AtomicU64::new(0);
+
+#[repr(C, align(16))]
+struct Stack([u8; 16 * 1024]);
+static mut UPCALL_STACK: Stack = Stack([0; 16 * 1024]);
+
+/// Arms timer 0 to fire in 2 ms.
+fn arm() {
+    let line = LINE.load(Ordering::Relaxed);
+    write(
+        T0_CMP,
+        read(MAIN_CNT).wrapping_add(2 * TICKS_PER_MS.load(Ordering::Relaxed)),
+    );
+    write(T0_CONF, (line << 9) | (1 << 2));
+}
+
+extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
+    // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
+    let lines = unsafe { frame.add(1).read() };
+    let line = LINE.load(Ordering::Relaxed);
+    if kind == upcall::IRQ && lines & (1 << line) != 0 {
+        write(GINTR_STA, 1);
+        let n = UPCALL_IRQS.fetch_add(1, Ordering::Relaxed) + 1;
+        let _ = exo_sys::irq_ack(line);
+        if n < 2 {
+            arm();
+        }
+    } else {
+        println!("hpetdrv: unexpected upcall {kind}");
+        exo_sys::exit(9);
+    }
+    exo_sys::upcall_return(frame)
 }
 
 #[unsafe(no_mangle)]
@@ -109,6 +148,23 @@ fn main(env: u64) -> u64 {
             return 7;
         }
     }
+    // Phase two: the same line as upcalls, while we busy ourselves.
+    LINE.store(line, Ordering::Relaxed);
+    TICKS_PER_MS.store(ticks_per_ms, Ordering::Relaxed);
+    let top = (&raw const UPCALL_STACK) as u64 + size_of::<Stack>() as u64;
+    if exo_sys::irq_unbind(line).is_err()
+        || exo_sys::upcall_register(handler as *const () as u64, top).is_err()
+        || exo_sys::irq_bind(irq, line, irq_flags::UPCALL).is_err()
+    {
+        return 8;
+    }
+    arm();
+    let mut spins = 0u64;
+    while UPCALL_IRQS.load(Ordering::Relaxed) < 2 {
+        spins = spins.wrapping_add(1);
+        core::hint::spin_loop();
+    }
+    println!("hpetdrv: 2 interrupts arrived as upcalls while computing ({spins} spins)");
     write(T0_CONF, 0);
     write(GEN_CONF, 0);
     let _ = exo_sys::irq_unbind(line);
