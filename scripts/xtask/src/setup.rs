@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
 
-/// Debian packages, all installed from bookworm-backports.
+/// Debian packages, installed from bookworm-backports where it has them.
 const PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "qemu-system-arm",
@@ -23,6 +23,10 @@ const PACKAGES: &[&str] = &[
     "grub-common",
     "xorriso",
     "mtools",
+    // ext2 test images for the libOS (mkfs.ext2 -d, debugfs).
+    "e2fsprogs",
+    // BPF test programs (`clang -target bpf`).
+    "clang",
 ];
 
 /// Files whose presence shows the packages are installed.
@@ -37,6 +41,9 @@ const PROBES: &[&str] = &[
     "/usr/bin/grub-file",
     "/usr/bin/xorriso",
     "/usr/bin/mformat",
+    "/usr/sbin/mkfs.ext2",
+    "/usr/sbin/debugfs",
+    "/usr/bin/clang",
 ];
 
 const RUST_TARGETS: &[&str] = &[

@@ -1,0 +1,2 @@
+//! Embeddable eBPF runtime (being written).
+#![no_std]
