@@ -2,7 +2,7 @@
 //! HAL offers.
 
 use exokernel::cap::{CapKey, CapSpace, CapSpaceConfig, RootAuthority};
-use exokernel::entropy::{self, SeedQuality};
+use exokernel::entropy::{self, Drbg, SeedQuality};
 use hal::arch::x86_64::{cpu, entropy as hw};
 use log::{info, warn};
 
@@ -11,8 +11,10 @@ pub const MAX_ENVS: u32 = 64;
 /// Capability slots per environment.
 pub const SLOTS_PER_ENV: u32 = 256;
 
-/// Draws the per-boot key and builds the capability space.
-pub fn init() -> (CapSpace, RootAuthority) {
+/// Draws the per-boot seed; builds the capability space keyed from it and
+/// the kernel's random-number generator (separate labels, unrelated
+/// outputs).
+pub fn init() -> (CapSpace, RootAuthority, Drbg) {
     let start = cpu::rdtsc();
     let seed = entropy::gather(hw::hardware_word, hw::jitter_sample);
     let took = cpu::tsc_delta_us(start, cpu::rdtsc()).unwrap_or(0);
@@ -29,13 +31,15 @@ pub fn init() -> (CapSpace, RootAuthority) {
             seed.jitter_samples()
         ),
     }
-    let key = CapKey::from_seed(seed.take());
+    let bytes = seed.take();
+    let drbg = Drbg::new(&bytes);
+    let key = CapKey::from_seed(bytes);
     let config = CapSpaceConfig {
         max_envs: MAX_ENVS,
         slots_per_env: SLOTS_PER_ENV,
     };
     match CapSpace::new(key, config) {
-        Ok(pair) => pair,
+        Ok((caps, root)) => (caps, root, drbg),
         Err(e) => crate::fail_boot(format_args!("capability space: {e}")),
     }
 }

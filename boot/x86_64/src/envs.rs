@@ -7,6 +7,7 @@
 //! SMP arrives.
 
 use exokernel::cap::{CapSpace, Capability, EnvId, Level, Resource, Rights, RootAuthority};
+use exokernel::entropy::Drbg;
 use exokernel::env::{ExitReason, Fault, Kernel, KernelConfig, Next, Platform};
 use exokernel::frames::FRAME_SIZE;
 use exokernel::manifest::Grant;
@@ -134,6 +135,10 @@ impl Platform for X86 {
         SERIAL.write_bytes(bytes);
     }
 
+    fn now_ns(&self) -> u64 {
+        crate::uptime_ns()
+    }
+
     fn irq_lines(&self) -> u32 {
         ioapic::lines()
     }
@@ -148,7 +153,7 @@ impl Platform for X86 {
 }
 
 /// Builds the exokernel over `caps` and installs the trap handlers.
-pub fn init(caps: CapSpace, root: RootAuthority, exit_when_done: bool) {
+pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: bool) {
     paging::init();
     trap::init_syscall();
     let config = KernelConfig {
@@ -156,7 +161,13 @@ pub fn init(caps: CapSpace, root: RootAuthority, exit_when_done: bool) {
         ticks_per_slice: 1,
         clearance: Level::new(8).unwrap_or(Level::HIGHEST),
     };
-    *KERNEL.lock() = Some(Kernel::new(X86 { tables: Tables }, caps, root, config));
+    *KERNEL.lock() = Some(Kernel::new(
+        X86 { tables: Tables },
+        caps,
+        root,
+        drbg,
+        config,
+    ));
     EXIT_WHEN_DONE.store(exit_when_done, core::sync::atomic::Ordering::Relaxed);
     trap::set_syscall_handler(on_syscall);
     trap::set_user_fault_handler(on_fault);

@@ -57,6 +57,16 @@ fn uptime_us() -> u64 {
     cpu::tsc_delta_us(ENTRY_TSC.load(Ordering::Relaxed), cpu::rdtsc()).unwrap_or(0)
 }
 
+/// Nanoseconds since `kernel_main` started (0 until the TSC is calibrated).
+fn uptime_ns() -> u64 {
+    let per_ms = cpu::tsc_per_ms();
+    if per_ms == 0 {
+        return 0;
+    }
+    let ticks = cpu::rdtsc().saturating_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    u64::try_from(u128::from(ticks) * 1_000_000 / u128::from(per_ms)).unwrap_or(u64::MAX)
+}
+
 /// Logs `message` and leaves with a failure status: for boot information
 /// too broken to go on.
 fn fail_boot(message: core::fmt::Arguments<'_>) -> ! {
@@ -122,8 +132,8 @@ extern "C" fn kernel_main(magic: u32, info_address: usize) -> ! {
     timer::calibrate_tsc();
     memory::init(&info);
     heap::init();
-    let (caps, root) = caps::init();
-    envs::init(caps, root, options.exit_when_done);
+    let (caps, root, drbg) = caps::init();
+    envs::init(caps, root, drbg, options.exit_when_done);
 
     let platform = info.acpi.and_then(|root| match acpi::discover(root) {
         Ok(platform) => Some(platform),

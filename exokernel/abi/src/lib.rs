@@ -41,6 +41,12 @@ pub mod call {
     /// Hand the time-slice slots a CPU-time capability names to another
     /// runner: `(cpu handle, env) -> slots moved`.
     pub const SLICE_ASSIGN: u64 = 0x0a;
+    /// Nanoseconds since boot, monotonic: `() -> ns`.
+    pub const CLOCK_GET: u64 = 0x0b;
+    /// Fill a buffer from the kernel's random-number generator (HMAC-DRBG
+    /// seeded from hardware entropy at boot): `(ptr, len) -> bytes written`
+    /// (at most 256 per call).
+    pub const RANDOM_GET: u64 = 0x0c;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every
@@ -95,7 +101,7 @@ pub mod call {
     /// Unmask a line after servicing it: `(line) -> 0`.
     pub const IRQ_ACK: u64 = 0x43;
     /// Every call, by name (for documentation checks and tracing).
-    pub const ALL: [(&str, u64); 32] = [
+    pub const ALL: [(&str, u64); 34] = [
         ("DEBUG_WRITE", DEBUG_WRITE),
         ("ENV_EXIT", ENV_EXIT),
         ("YIELD", YIELD),
@@ -107,6 +113,8 @@ pub mod call {
         ("ENV_START", ENV_START),
         ("ENV_DESTROY", ENV_DESTROY),
         ("SLICE_ASSIGN", SLICE_ASSIGN),
+        ("CLOCK_GET", CLOCK_GET),
+        ("RANDOM_GET", RANDOM_GET),
         ("FRAME_ALLOC", FRAME_ALLOC),
         ("FRAME_FREE", FRAME_FREE),
         ("MAP", MAP),

@@ -37,7 +37,7 @@ use crate::cap::{CapError, CapHandle, CapSpace, EnvId, Level, RootAuthority};
 
 pub use ipc::Message;
 pub use sched::SliceVector;
-pub use spawn::SpawnError;
+pub use spawn::{STACK_PAGES, SpawnError};
 pub use usercopy::{copy_in, copy_out};
 
 /// What the exokernel needs from the machine.
@@ -72,6 +72,8 @@ pub trait Platform {
     fn write_phys(&mut self, phys: u64, data: &[u8]);
     /// Writes environment console output.
     fn console(&mut self, bytes: &[u8]);
+    /// Nanoseconds since boot (monotonic).
+    fn now_ns(&self) -> u64;
     /// Interrupt lines that can be routed to environments.
     fn irq_lines(&self) -> u32;
     /// Routes `line` (level- or edge-triggered, active low or high) to the
@@ -250,6 +252,7 @@ pub struct Kernel<P: Platform, C: UserContext> {
     platform: P,
     caps: CapSpace,
     root: RootAuthority,
+    drbg: crate::entropy::Drbg,
     config: KernelConfig,
     envs: Vec<Option<Env<P::Space, C>>>,
     current: Option<EnvId>,
@@ -273,8 +276,15 @@ impl<P: Platform, C: UserContext> fmt::Debug for Kernel<P, C> {
 }
 
 impl<P: Platform, C: UserContext> Kernel<P, C> {
-    /// A kernel with no environments, owning the capability space.
-    pub fn new(platform: P, caps: CapSpace, root: RootAuthority, config: KernelConfig) -> Self {
+    /// A kernel with no environments, owning the capability space and the
+    /// random-number generator.
+    pub fn new(
+        platform: P,
+        caps: CapSpace,
+        root: RootAuthority,
+        drbg: crate::entropy::Drbg,
+        config: KernelConfig,
+    ) -> Self {
         let max = caps.config().max_envs as usize;
         let mut envs = Vec::with_capacity(max);
         envs.resize_with(max, || None);
@@ -282,6 +292,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             platform,
             caps,
             root,
+            drbg,
             config,
             envs,
             current: None,

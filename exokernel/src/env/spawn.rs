@@ -45,6 +45,32 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         Ok(id)
     }
 
+    /// Creates a runnable environment with a stack and no image, for a
+    /// hosted backend whose "user code" is host code calling the ABI: the
+    /// kernel-side state (address space, capability table, slice, frames)
+    /// is the same as for any environment.
+    ///
+    /// # Errors
+    /// [`SpawnError`].
+    pub fn spawn_empty(&mut self, name: &str) -> Result<EnvId, SpawnError> {
+        let id = self.register(name, 0)?;
+        let stack_top = <P::Space as AddressSpaceOps>::USER_END - PAGE_SIZE;
+        let base = stack_top - STACK_PAGES * PAGE_SIZE;
+        if let Err(e) = self.populate(
+            id,
+            base,
+            STACK_PAGES,
+            Access::READ_WRITE,
+            Rights::READ | Rights::WRITE,
+        ) {
+            self.destroy(id, ExitReason::Exited(u64::MAX));
+            self.exits.pop();
+            return Err(SpawnError::Resource(e));
+        }
+        self.make_runnable(id);
+        Ok(id)
+    }
+
     /// Makes a suspended environment runnable with a slot of the slice
     /// vector.
     pub(super) fn make_runnable(&mut self, id: EnvId) {
@@ -77,6 +103,35 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         let user_start = <P::Space as AddressSpaceOps>::USER_START;
         let user_end = <P::Space as AddressSpaceOps>::USER_END;
         let parsed = elf::parse(image, P::ELF_MACHINE, user_start, user_end, PAGE_SIZE)?;
+        let id = self.register(name, parsed.entry)?;
+        let stack_top = user_end - PAGE_SIZE;
+        let loaded = parsed
+            .segments
+            .iter()
+            .try_for_each(|s| self.load_segment(id, image, s))
+            .and_then(|()| {
+                let base = stack_top - STACK_PAGES * PAGE_SIZE;
+                self.populate(
+                    id,
+                    base,
+                    STACK_PAGES,
+                    Access::READ_WRITE,
+                    Rights::READ | Rights::WRITE,
+                )
+                .map(|_| ())
+            });
+        if let Err(e) = loaded {
+            self.destroy(id, ExitReason::Exited(u64::MAX));
+            self.exits.pop();
+            return Err(SpawnError::Resource(e));
+        }
+        Ok(id)
+    }
+
+    /// Takes a free id, registers its capability table and builds an empty
+    /// address space; the environment starts at `entry`, suspended.
+    fn register(&mut self, name: &str, entry: u64) -> Result<EnvId, SpawnError> {
+        let user_end = <P::Space as AddressSpaceOps>::USER_END;
         let slot = self
             .envs
             .iter()
@@ -106,7 +161,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             space,
             // As if `_start` had been called: the return-address slot makes
             // RSP ≡ 8 (mod 16) at entry, as the SysV ABI expects.
-            context: C::new_user(parsed.entry, stack_top - 8, u64::from(id.0)),
+            context: C::new_user(entry, stack_top - 8, u64::from(id.0)),
             state: State::Suspended,
             mappings: alloc::collections::BTreeMap::new(),
             allocations: alloc::vec::Vec::new(),
@@ -119,26 +174,6 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             irq_upcalls: 0,
             handle_root: None,
         });
-        let loaded = parsed
-            .segments
-            .iter()
-            .try_for_each(|s| self.load_segment(id, image, s))
-            .and_then(|()| {
-                let base = stack_top - STACK_PAGES * PAGE_SIZE;
-                self.populate(
-                    id,
-                    base,
-                    STACK_PAGES,
-                    Access::READ_WRITE,
-                    Rights::READ | Rights::WRITE,
-                )
-                .map(|_| ())
-            });
-        if let Err(e) = loaded {
-            self.destroy(id, ExitReason::Exited(u64::MAX));
-            self.exits.pop();
-            return Err(SpawnError::Resource(e));
-        }
         Ok(id)
     }
 

@@ -13,6 +13,9 @@ use crate::cap::{EnvId, Resource, Rights, Span};
 /// report the shorter length, like a partial `write`).
 pub const DEBUG_WRITE_MAX: usize = 1024;
 
+/// Most bytes one `RANDOM_GET` returns (longer requests get this many).
+pub const RANDOM_GET_MAX: usize = 256;
+
 impl<P: Platform, C: UserContext> Kernel<P, C> {
     /// Handles the system call in `context` (the current environment's).
     pub fn syscall(&mut self, context: &mut C) -> Next {
@@ -77,6 +80,8 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                 .map(|h| exo_abi::encode_handle(h.index, h.generation)),
             call::DEBUG_WRITE => self.debug_write(me, a[0], a[1]),
             call::ENV_SELF => Ok(u64::from(me.0)),
+            call::CLOCK_GET => Ok(self.platform.now_ns()),
+            call::RANDOM_GET => self.random_get(me, a[0], a[1]),
             call::FRAME_ALLOC => self.frame_alloc(me, a[0], a[1]),
             call::FRAME_FREE => self.frame_free(me, a[0]),
             call::MAP => self.map(me, a[0], a[1], a[2], a[3]),
@@ -116,6 +121,19 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         usercopy::copy_in(&self.platform, &e.space, ptr, &mut buf[..len])?;
         self.platform.console(&buf[..len]);
         Ok(len as u64)
+    }
+
+    fn random_get(&mut self, me: EnvId, ptr: u64, len: u64) -> Result<u64, Error> {
+        let len =
+            usize::try_from(len.min(RANDOM_GET_MAX as u64)).map_err(|_| Error::InvalidArgument)?;
+        let mut buf = [0u8; RANDOM_GET_MAX];
+        self.drbg.fill(&mut buf[..len]);
+        let Some(e) = self.envs.get(me.0 as usize).and_then(Option::as_ref) else {
+            return Err(Error::NoSuchEnvironment);
+        };
+        let done = usercopy::copy_out(&mut self.platform, &e.space, ptr, &buf[..len]);
+        buf.fill(0);
+        done.map(|()| len as u64)
     }
 
     fn cap_info(&mut self, me: EnvId, raw: u64, out: u64) -> Result<u64, Error> {

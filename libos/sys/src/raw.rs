@@ -2,7 +2,8 @@
 //! arguments; results in RAX, RDI, RSI, RDX, R10, R8. RCX and R11 are
 //! clobbered by the instruction.
 
-use exo_abi::{CapInfo, Error, NO_CAP, call};
+use crate::Message;
+use exo_abi::{CapInfo, Error, call};
 
 /// Issues system call `number` with `args`; returns the six result
 /// registers.
@@ -107,43 +108,6 @@ pub fn cap_transfer(handle: u64, env: u64, rights: u64) -> Result<u64, Error> {
 /// Revokes `handle` and its descendants.
 pub fn cap_revoke(handle: u64) -> Result<u64, Error> {
     syscall(call::CAP_REVOKE, &[handle])
-}
-
-/// A message: sender (on receipt), four words, an optional capability.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Message {
-    /// The sending environment (filled in on receipt).
-    pub from: u64,
-    /// Payload.
-    pub words: [u64; 4],
-    /// A capability handle or [`NO_CAP`].
-    pub cap: u64,
-}
-
-impl Message {
-    /// A message carrying `words` and no capability.
-    #[must_use]
-    pub const fn new(words: [u64; 4]) -> Self {
-        Self {
-            from: 0,
-            words,
-            cap: NO_CAP,
-        }
-    }
-
-    fn args(&self, to: u64) -> [u64; 6] {
-        let [w0, w1, w2, w3] = self.words;
-        [to, w0, w1, w2, w3, self.cap]
-    }
-
-    fn from_results(r: [u64; 6]) -> Result<Self, Error> {
-        let from = Error::from_raw(r[0])?;
-        Ok(Self {
-            from,
-            words: [r[1], r[2], r[3], r[4]],
-            cap: r[5],
-        })
-    }
 }
 
 /// Sends `message` to `to`, blocking until it is received.
