@@ -16,12 +16,54 @@ impl Write for Console {
     }
 }
 
-/// Prints to the kernel console.
+/// A line being formatted: up to 512 bytes, written with one
+/// `DEBUG_WRITE` so lines from different environments never interleave.
+#[derive(Debug)]
+pub struct Line {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl Line {
+    /// An empty line.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+
+    /// Writes the line to the console (truncated at 512 bytes).
+    pub fn flush(&self) {
+        let _ = crate::debug_write(&self.buf[..self.len]);
+    }
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Prints one line to the kernel console (atomically, up to 512 bytes).
 #[macro_export]
 macro_rules! println {
     ($($arg:tt)*) => {{
         use core::fmt::Write as _;
-        let _ = writeln!($crate::rt::Console, $($arg)*);
+        let mut line = $crate::rt::Line::new();
+        let _ = writeln!(line, $($arg)*);
+        line.flush();
     }};
 }
 
@@ -42,6 +84,8 @@ extern "C" fn _start(env: u64) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let _ = writeln!(Console, "panic: {info}");
+    let mut line = Line::new();
+    let _ = writeln!(line, "panic: {info}");
+    line.flush();
     crate::exit(101)
 }

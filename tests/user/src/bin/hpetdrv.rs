@@ -75,7 +75,10 @@ extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
     let lines = unsafe { frame.add(1).read() };
     let line = LINE.load(Ordering::Relaxed);
-    if kind == upcall::IRQ && lines & (1 << line) != 0 {
+    if kind == upcall::SLICE_END {
+        // Registering a handler means hearing about slice ends too.
+        exo_sys::yield_now();
+    } else if kind == upcall::IRQ && lines & (1 << line) != 0 {
         write(GINTR_STA, 1);
         let n = UPCALL_IRQS.fetch_add(1, Ordering::Relaxed) + 1;
         let _ = exo_sys::irq_ack(line);
