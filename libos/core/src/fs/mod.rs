@@ -1,0 +1,4 @@
+//! Filesystems: tmpfs (memory), devfs (devices), procfs (process and
+//! system information) and ext2 (read-only, over a block device).
+
+pub mod tmpfs;
