@@ -17,7 +17,10 @@ extern crate std;
 
 pub mod errno;
 pub mod fs;
+pub mod pipe;
+pub mod poll;
 pub mod time;
 pub mod vfs;
+pub mod wait;
 
 pub use errno::{Errno, Result};

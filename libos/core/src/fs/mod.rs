@@ -1,4 +1,5 @@
 //! Filesystems: tmpfs (memory), devfs (devices), procfs (process and
 //! system information) and ext2 (read-only, over a block device).
 
+pub mod devfs;
 pub mod tmpfs;
