@@ -45,7 +45,11 @@ pub struct WriteEnd(Arc<Pipe>);
 #[must_use]
 pub fn pipe() -> (Arc<ReadEnd>, Arc<WriteEnd>) {
     let p = Arc::new(Pipe {
-        state: Mutex::new(State { data: VecDeque::new(), readers: 1, writers: 1 }),
+        state: Mutex::new(State {
+            data: VecDeque::new(),
+            readers: 1,
+            writers: 1,
+        }),
     });
     (Arc::new(ReadEnd(Arc::clone(&p))), Arc::new(WriteEnd(p)))
 }
@@ -116,7 +120,11 @@ impl Special for WriteEnd {
             {
                 let mut st = self.0.state.lock();
                 if st.readers == 0 {
-                    return if written > 0 { Ok(written) } else { Err(Errno::EPIPE) };
+                    return if written > 0 {
+                        Ok(written)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
                 }
                 let room = PIPE_CAPACITY - st.data.len();
                 let rest = &data[written..];
@@ -134,7 +142,11 @@ impl Special for WriteEnd {
                     }
                 }
                 if nonblock {
-                    return if written > 0 { Ok(written) } else { Err(Errno::EAGAIN) };
+                    return if written > 0 {
+                        Ok(written)
+                    } else {
+                        Err(Errno::EAGAIN)
+                    };
                 }
             }
             wait::pause();
@@ -143,6 +155,9 @@ impl Special for WriteEnd {
 
     fn poll(&self) -> (bool, bool) {
         let st = self.0.state.lock();
-        (false, st.readers == 0 || PIPE_CAPACITY - st.data.len() >= PIPE_BUF)
+        (
+            false,
+            st.readers == 0 || PIPE_CAPACITY - st.data.len() >= PIPE_BUF,
+        )
     }
 }

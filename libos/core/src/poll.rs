@@ -25,26 +25,41 @@ pub fn readiness(file: &OpenFile) -> Events {
         Some(s) => {
             let (read, write) = s.poll();
             let flags = file.flags();
-            Events { read: read && flags.read, write: write && flags.write }
+            Events {
+                read: read && flags.read,
+                write: write && flags.write,
+            }
         }
-        None => Events { read: file.flags().read, write: file.flags().write },
+        None => Events {
+            read: file.flags().read,
+            write: file.flags().write,
+        },
     }
 }
 
 /// Waits until one of `files` is ready for what was asked, or `timeout_ns`
 /// passes (`None`: forever; `Some(0)`: just look). Returns the ready
 /// events per file.
-pub fn poll(files: &[(Arc<OpenFile>, Events)], timeout_ns: Option<u64>, clock: &dyn Clock) -> Vec<Events> {
+pub fn poll(
+    files: &[(Arc<OpenFile>, Events)],
+    timeout_ns: Option<u64>,
+    clock: &dyn Clock,
+) -> Vec<Events> {
     let deadline = timeout_ns.map(|t| clock.uptime_ns().saturating_add(t));
     loop {
         let ready: Vec<Events> = files
             .iter()
             .map(|(f, want)| {
                 let r = readiness(f);
-                Events { read: r.read && want.read, write: r.write && want.write }
+                Events {
+                    read: r.read && want.read,
+                    write: r.write && want.write,
+                }
             })
             .collect();
-        if ready.iter().any(|e| e.read || e.write) || deadline.is_some_and(|d| clock.uptime_ns() >= d) {
+        if ready.iter().any(|e| e.read || e.write)
+            || deadline.is_some_and(|d| clock.uptime_ns() >= d)
+        {
             return ready;
         }
         wait::pause();

@@ -71,15 +71,27 @@ pub struct Devfs {
 
 impl core::fmt::Debug for Devfs {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Devfs").field("dev", &self.dev).finish_non_exhaustive()
+        f.debug_struct("Devfs")
+            .field("dev", &self.dev)
+            .finish_non_exhaustive()
     }
 }
 
 impl Devfs {
     /// A devfs with device id `dev`.
     #[must_use]
-    pub fn new(dev: u64, entropy: Arc<dyn Entropy>, terminal: Arc<dyn Terminal>, now: Timespec) -> Self {
-        Self { dev, entropy, terminal, created: now }
+    pub fn new(
+        dev: u64,
+        entropy: Arc<dyn Entropy>,
+        terminal: Arc<dyn Terminal>,
+        now: Timespec,
+    ) -> Self {
+        Self {
+            dev,
+            entropy,
+            terminal,
+            created: now,
+        }
     }
 }
 
@@ -167,11 +179,19 @@ impl Fs for Devfs {
 
     fn lookup(&self, dir: Ino, name: &[u8]) -> Result<Ino> {
         if dir != ROOT {
-            return Err(if NODES.iter().any(|n| n.1 == dir) { Errno::ENOTDIR } else { Errno::ENOENT });
+            return Err(if NODES.iter().any(|n| n.1 == dir) {
+                Errno::ENOTDIR
+            } else {
+                Errno::ENOENT
+            });
         }
         match name {
             b"." | b".." => Ok(ROOT),
-            _ => NODES.iter().find(|n| n.0 == name).map(|n| n.1).ok_or(Errno::ENOENT),
+            _ => NODES
+                .iter()
+                .find(|n| n.0 == name)
+                .map(|n| n.1)
+                .ok_or(Errno::ENOENT),
         }
     }
 
@@ -180,10 +200,22 @@ impl Fs for Devfs {
             return Err(Errno::ENOTDIR);
         }
         let mut out = alloc::vec![
-            DirEntry { ino: ROOT, name: b".".to_vec(), kind: FileType::Directory },
-            DirEntry { ino: ROOT, name: b"..".to_vec(), kind: FileType::Directory },
+            DirEntry {
+                ino: ROOT,
+                name: b".".to_vec(),
+                kind: FileType::Directory
+            },
+            DirEntry {
+                ino: ROOT,
+                name: b"..".to_vec(),
+                kind: FileType::Directory
+            },
         ];
-        out.extend(NODES.iter().map(|n| DirEntry { ino: n.1, name: n.0.to_vec(), kind: FileType::CharDevice }));
+        out.extend(NODES.iter().map(|n| DirEntry {
+            ino: n.1,
+            name: n.0.to_vec(),
+            kind: FileType::CharDevice,
+        }));
         Ok(out)
     }
 
@@ -204,6 +236,10 @@ impl Fs for Devfs {
             7 | 8 => Kind::Tty,
             _ => return None,
         };
-        Some(Arc::new(Device { kind, entropy: Arc::clone(&self.entropy), terminal: Arc::clone(&self.terminal) }))
+        Some(Arc::new(Device {
+            kind,
+            entropy: Arc::clone(&self.entropy),
+            terminal: Arc::clone(&self.terminal),
+        }))
     }
 }

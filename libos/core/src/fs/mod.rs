@@ -2,4 +2,5 @@
 //! system information) and ext2 (read-only, over a block device).
 
 pub mod devfs;
+pub mod ext2;
 pub mod tmpfs;
