@@ -17,8 +17,11 @@ extern crate std;
 
 pub mod errno;
 pub mod fs;
+pub mod futex;
 pub mod pipe;
 pub mod poll;
+pub mod process;
+pub mod signal;
 pub mod time;
 pub mod vfs;
 pub mod wait;
