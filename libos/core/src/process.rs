@@ -381,7 +381,7 @@ impl Processes {
                         WaitFor::Group(g) => p.pgid == g,
                     }
             };
-            if !table.values().any(|p| matches(p)) {
+            if !table.values().any(&matches) {
                 return Some(Err(Errno::ECHILD));
             }
             let zombie = table.values().find_map(|p| match p.state {
@@ -503,9 +503,7 @@ impl Processes {
         let outcome = self.with(pid, |p| {
             loop {
                 let ready = SigSet(p.signals.pending.0 & !p.signals.mask.0);
-                let Some(sig) = ready.first() else {
-                    return None;
-                };
+                let sig = ready.first()?;
                 p.signals.pending.remove(sig);
                 let slot = usize::from(sig.number() - 1);
                 match p.signals.actions[slot] {
