@@ -22,6 +22,7 @@ pub mod pipe;
 pub mod poll;
 pub mod process;
 pub mod signal;
+pub mod system;
 pub mod time;
 pub mod vfs;
 pub mod wait;

@@ -151,6 +151,12 @@ impl Fs for Devfs {
         ROOT
     }
 
+    /// Mounted read-write as on Linux: the files refuse writes themselves
+    /// and the namespace refuses changes (`EROFS` from the defaults).
+    fn read_only(&self) -> bool {
+        false
+    }
+
     fn stat(&self, ino: Ino) -> Result<Stat> {
         let (kind, perm, rdev) = if ino == ROOT {
             (FileType::Directory, 0o755, 0)

@@ -3,4 +3,6 @@
 
 pub mod devfs;
 pub mod ext2;
+pub mod procfs;
+pub mod sysfs;
 pub mod tmpfs;

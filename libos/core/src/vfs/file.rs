@@ -81,6 +81,8 @@ pub struct OpenFile {
     offset: Mutex<u64>,
     flags: Mutex<OpenFlags>,
     kind: FileType,
+    /// The absolute path it was opened by (for `/proc/<pid>/fd`).
+    path: Mutex<Option<Vec<u8>>>,
 }
 
 impl core::fmt::Debug for OpenFile {
@@ -124,6 +126,7 @@ impl OpenFile {
             offset: Mutex::new(0),
             flags: Mutex::new(flags),
             kind,
+            path: Mutex::new(None),
         }
     }
 
@@ -146,6 +149,16 @@ impl OpenFile {
             Backing::Node(n) | Backing::Special(_, Some(n)) => Some(*n),
             Backing::Special(_, None) => None,
         }
+    }
+
+    /// The absolute path it was opened by, if known.
+    #[must_use]
+    pub fn path(&self) -> Option<Vec<u8>> {
+        self.path.lock().clone()
+    }
+
+    pub(super) fn set_path(&self, path: Vec<u8>) {
+        *self.path.lock() = Some(path);
     }
 
     /// The kind of file.

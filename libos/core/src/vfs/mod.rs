@@ -311,7 +311,14 @@ impl Vfs {
                 ino
             }
             None => {
-                let ino = self.fs_of(dir)?.lookup(dir.ino, name)?;
+                let fs = self.fs_of(dir)?;
+                let ino = fs.lookup(dir.ino, name)?;
+                if !fs.cacheable() {
+                    return Ok(self.cross(Node {
+                        mount: dir.mount,
+                        ino,
+                    }));
+                }
                 let mut cache = self.dcache.lock();
                 if cache.len() >= DCACHE_MAX {
                     cache.clear();
@@ -699,7 +706,25 @@ impl Vfs {
         } else {
             self.resolve(cred, cwd, path, !flags.nofollow)?
         };
-        self.open_node(cred, node, flags)
+        let file = self.open_node(cred, node, flags)?;
+        if let Some(p) = self.display_path(cred, cwd, path, node) {
+            file.set_path(p);
+        }
+        Ok(file)
+    }
+
+    /// The absolute path to show for `node`, opened as `path` from `cwd`.
+    fn display_path(&self, cred: &Cred, cwd: Node, path: &[u8], node: Node) -> Option<Vec<u8>> {
+        if self.stat_node(node).ok()?.kind == FileType::Directory {
+            return self.path_of(node).ok();
+        }
+        let (dir, name) = self.resolve_parent(cred, cwd, path).ok()?;
+        let mut p = self.path_of(dir).ok()?;
+        if p != b"/" {
+            p.push(b'/');
+        }
+        p.extend_from_slice(&name);
+        Some(p)
     }
 
     /// Opens a resolved node.

@@ -219,6 +219,11 @@ pub trait Fs: Send + Sync {
     fn statfs(&self) -> FsStat {
         FsStat::default()
     }
+    /// Whether the VFS may cache its name lookups (not for filesystems
+    /// whose names come and go by themselves, like procfs).
+    fn cacheable(&self) -> bool {
+        true
+    }
     /// Whether mutations are refused.
     fn read_only(&self) -> bool {
         true
