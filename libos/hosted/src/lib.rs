@@ -169,6 +169,12 @@ impl Machine {
         self.lock().kernel.exits().to_vec()
     }
 
+    /// Nanoseconds since the machine booted.
+    #[must_use]
+    pub fn uptime_ns(&self) -> u64 {
+        self.lock().kernel.platform().now_ns()
+    }
+
     /// Runs `f` on the kernel (for tests and inspection).
     pub fn with_kernel<R>(&self, f: impl FnOnce(&mut HostedKernel) -> R) -> R {
         f(&mut self.lock().kernel)

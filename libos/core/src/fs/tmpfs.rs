@@ -72,6 +72,7 @@ struct Inner {
 
 /// An in-memory filesystem.
 pub struct Tmpfs {
+    fs_type: &'static str,
     dev: u64,
     limit: u64,
     clock: Arc<dyn Clock>,
@@ -113,6 +114,7 @@ impl Tmpfs {
             },
         );
         Self {
+            fs_type: "tmpfs",
             dev,
             limit,
             clock,
@@ -122,6 +124,16 @@ impl Tmpfs {
                 bytes: 0,
             }),
         }
+    }
+}
+
+impl Tmpfs {
+    /// The same filesystem reported under another type name (sysfs is a
+    /// tmpfs built at boot).
+    #[must_use]
+    pub fn with_type(mut self, fs_type: &'static str) -> Self {
+        self.fs_type = fs_type;
+        self
     }
 }
 
@@ -177,7 +189,7 @@ impl Inner {
 
 impl Fs for Tmpfs {
     fn fs_type(&self) -> &'static str {
-        "tmpfs"
+        self.fs_type
     }
 
     fn root(&self) -> Ino {

@@ -802,7 +802,23 @@ impl Vfs {
             return Err(Errno::ENOENT);
         }
         let (dir, name) = self.resolve_parent(cred, cwd, path)?;
-        self.create_in(cred, dir, &name, NewNode::Symlink(target.to_vec()), 0o777)
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        self.check_dir_write(cred, dir)?;
+        if self.child(dir, &name).is_ok() {
+            return Err(Errno::EEXIST);
+        }
+        // Symlink permissions are always 0777 (the umask does not apply).
+        let owner = Owner {
+            uid: cred.uid,
+            gid: cred.gid,
+            perm: 0o777,
+        };
+        self.fs_of(dir)?
+            .create(dir.ino, &name, NewNode::Symlink(target.to_vec()), owner)?;
+        self.forget(dir, &name);
+        Ok(())
     }
 
     /// Creates a device node or FIFO.
