@@ -328,6 +328,10 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     sh(cargo().arg("test").args(HOST_PACKAGES))?;
+    // Smoke run of the hosted-VFS benchmark (the full run is `xtask bench`).
+    sh(cargo()
+        .env("EXO_BENCH_ITERS", "2000")
+        .args(["test", "-p", "exo-libos", "--bench", "vfs"]))?;
     // loom models of the capability state machine; their own target dir, as
     // `--cfg loom` would otherwise invalidate the normal build.
     sh(cargo()
