@@ -1105,3 +1105,60 @@ fn interrupts_bound_for_upcalls_reach_the_handler() {
     let words = frame_words(&mut k, driver, ctx.r[2]);
     assert_eq!(words[1], 1 << 5);
 }
+
+#[test]
+fn env_wait_reports_how_a_child_ended() {
+    let (mut k, mut ctx, ids) = boot(1);
+    let parent = ids[0];
+    let image = program();
+    let frames = sys(&mut k, &mut ctx, call::FRAME_ALLOC, &[2, 0]).expect("alloc");
+    for i in 0..2u64 {
+        sys(
+            &mut k,
+            &mut ctx,
+            call::MAP,
+            &[frames, i, HEAP + i * PAGE_SIZE, access::WRITE],
+        )
+        .expect("map");
+    }
+    write_user(&mut k, parent, HEAP, &image);
+    let spawn = |k: &mut TestKernel, ctx: &mut Regs| {
+        ctx.call(call::ENV_CREATE, &[frames, image.len() as u64]);
+        k.syscall(ctx);
+        let (child, handle) = (ctx.r[0], ctx.r[1]);
+        assert_eq!(sys(k, ctx, call::ENV_START, &[handle]), Ok(0));
+        (EnvId(child as u32), handle)
+    };
+    // Exit with a code.
+    let (child, handle) = spawn(&mut k, &mut ctx);
+    ctx.call(call::ENV_WAIT, &[handle]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(child));
+    ctx.call(call::ENV_EXIT, &[7]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(parent));
+    assert_eq!(ctx.result(), Ok(7));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_WAIT, &[handle]),
+        Err(Error::BadCapability),
+        "gone"
+    );
+    // Killed by a fault.
+    let (_child, handle) = spawn(&mut k, &mut ctx);
+    ctx.call(call::ENV_WAIT, &[handle]);
+    k.syscall(&mut ctx);
+    let fault = Fault {
+        name: "invalid opcode",
+        vector: 6,
+        ip: 0x40_1000,
+        address: None,
+        error: 0,
+    };
+    assert_eq!(k.fault(&mut ctx, fault), Next::Switched);
+    assert_eq!(ctx.result(), Ok(exo_abi::exit_status::FAULTED | 6));
+    // Not for oneself, not with a frames capability.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_WAIT, &[frames]),
+        Err(Error::WrongKind)
+    );
+}

@@ -47,6 +47,9 @@ pub mod call {
     /// seeded from hardware entropy at boot): `(ptr, len) -> bytes written`
     /// (at most 256 per call).
     pub const RANDOM_GET: u64 = 0x0c;
+    /// Wait for an environment to end: `(environment handle) -> status`
+    /// (see [`exit_status`](super::exit_status)).
+    pub const ENV_WAIT: u64 = 0x0d;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every
@@ -101,7 +104,7 @@ pub mod call {
     /// Unmask a line after servicing it: `(line) -> 0`.
     pub const IRQ_ACK: u64 = 0x43;
     /// Every call, by name (for documentation checks and tracing).
-    pub const ALL: [(&str, u64); 34] = [
+    pub const ALL: [(&str, u64); 35] = [
         ("DEBUG_WRITE", DEBUG_WRITE),
         ("ENV_EXIT", ENV_EXIT),
         ("YIELD", YIELD),
@@ -115,6 +118,7 @@ pub mod call {
         ("SLICE_ASSIGN", SLICE_ASSIGN),
         ("CLOCK_GET", CLOCK_GET),
         ("RANDOM_GET", RANDOM_GET),
+        ("ENV_WAIT", ENV_WAIT),
         ("FRAME_ALLOC", FRAME_ALLOC),
         ("FRAME_FREE", FRAME_FREE),
         ("MAP", MAP),
@@ -215,6 +219,18 @@ pub mod rights {
     pub const BIND: u64 = 1 << 7;
     /// Every defined bit.
     pub const ALL: u64 = (1 << 8) - 1;
+}
+
+/// How `ENV_WAIT` encodes the way an environment ended.
+pub mod exit_status {
+    /// `ENV_EXIT(code)`: the code's low 8 bits.
+    pub const EXITED: u64 = 0;
+    /// Killed by a CPU exception: `FAULTED | vector`.
+    pub const FAULTED: u64 = 1 << 8;
+    /// Ended as stalled (deadlock).
+    pub const STALLED: u64 = 2 << 8;
+    /// Destroyed by `ENV_DESTROY` or the kernel.
+    pub const DESTROYED: u64 = 3 << 8;
 }
 
 /// "No capability" in a capability-carrying register.

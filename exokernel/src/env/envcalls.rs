@@ -115,6 +115,30 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         }
     }
 
+    /// `ENV_WAIT(env handle)`: blocks until the environment the handle
+    /// names ends; the result is its [`exo_abi::exit_status`] word. Needs
+    /// `READ` on the handle (and the handle is revoked once it has ended,
+    /// so waiting is possible exactly while it runs).
+    pub(super) fn env_wait(&mut self, me: EnvId, raw: u64, context: &mut C) -> Next {
+        match self.target(me, raw, Rights::READ) {
+            Ok(target) if target == me => {
+                context.set_results(&[Error::Deadlock.to_raw()]);
+                Next::Resume
+            }
+            Ok(target) => {
+                self.save(context);
+                if let Some(e) = self.env_mut(me) {
+                    e.state = State::WaitingEnv { target };
+                }
+                self.reschedule(context)
+            }
+            Err(e) => {
+                context.set_results(&[e.to_raw()]);
+                Next::Resume
+            }
+        }
+    }
+
     /// `YIELD_TO(env)`: runs `env` now on the rest of the caller's slice.
     pub(super) fn yield_to(&mut self, me: EnvId, to: u64, context: &mut C) -> Next {
         let target = u32::try_from(to).ok().map(EnvId);

@@ -199,6 +199,8 @@ enum State {
     WaitingIrq,
     /// Created by `ENV_CREATE`, not yet started.
     Suspended,
+    /// Blocked in `ENV_WAIT` until `target` ends.
+    WaitingEnv { target: EnvId },
 }
 
 /// A user page mapping and the capability that authorised it.
@@ -549,17 +551,21 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             self.active = None;
             self.platform.activate_kernel();
         }
-        // Anyone waiting on the dead environment gets an error.
+        // Anyone waiting on the dead environment wakes: `ENV_WAIT` with how
+        // it ended, IPC partners with an error.
         for other in self.envs.iter_mut().flatten() {
             let waiting = match other.state {
                 State::Sending { to, .. } => to == env,
                 State::AwaitingReply { from } => from == env,
+                State::WaitingEnv { target } => target == env,
                 State::Runnable | State::Receiving | State::WaitingIrq | State::Suspended => false,
             };
             if waiting {
-                other
-                    .context
-                    .set_results(&[Error::NoSuchEnvironment.to_raw()]);
+                let result = match other.state {
+                    State::WaitingEnv { .. } => exit_code(reason),
+                    _ => Error::NoSuchEnvironment.to_raw(),
+                };
+                other.context.set_results(&[result]);
                 other.state = State::Runnable;
             }
         }
@@ -601,6 +607,17 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         } else {
             Next::Resume
         }
+    }
+}
+
+/// `ENV_WAIT`'s encoding of how an environment ended.
+fn exit_code(reason: ExitReason) -> u64 {
+    use exo_abi::exit_status;
+    match reason {
+        ExitReason::Exited(u64::MAX) => exit_status::DESTROYED,
+        ExitReason::Exited(code) => exit_status::EXITED | (code & 0xff),
+        ExitReason::Faulted(f) => exit_status::FAULTED | (f.vector & 0xff),
+        ExitReason::Stalled => exit_status::STALLED,
     }
 }
 

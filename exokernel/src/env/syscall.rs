@@ -55,6 +55,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             call::IRQ_WAIT => return self.irq_wait(me, context),
             call::YIELD_TO => return self.yield_to(me, a[0], context),
             call::ENV_DESTROY => return self.env_destroy(me, a[0], context),
+            call::ENV_WAIT => return self.env_wait(me, a[0], context),
             call::ENV_CREATE => {
                 match self.env_create(me, a[0], a[1]) {
                     Ok(values) => context.set_results(&values),

@@ -16,6 +16,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod errno;
+pub mod exec;
 pub mod fs;
 pub mod futex;
 pub mod pipe;

@@ -57,3 +57,10 @@ impl Clock for KernelClock {
         self.exo.clock_ns()
     }
 }
+
+/// Sleeps `ns` nanoseconds of `clock` time (`nanosleep`), letting other
+/// threads run meanwhile.
+pub fn sleep(clock: &dyn Clock, ns: u64) {
+    let deadline = clock.uptime_ns().saturating_add(ns);
+    crate::wait::until(|| (clock.uptime_ns() >= deadline).then_some(()));
+}

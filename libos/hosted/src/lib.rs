@@ -468,10 +468,29 @@ impl Exo for HostedEnv {
     fn env_destroy(&self, handle: u64) -> Result<(), Error> {
         self.unit(call::ENV_DESTROY, &[handle])
     }
+    fn env_wait(&self, handle: u64) -> Result<u64, Error> {
+        self.simple(call::ENV_WAIT, &[handle])
+    }
     fn yield_to(&self, env: u64) -> Result<(), Error> {
         self.unit(call::YIELD_TO, &[env])
     }
     fn slice_assign(&self, cpu: u64, env: u64) -> Result<u64, Error> {
         self.simple(call::SLICE_ASSIGN, &[cpu, env])
+    }
+
+    fn fill_frames(&self, frames: u64, bytes: &[u8]) -> Result<(), Error> {
+        let info = self.cap_info(frames)?;
+        if info.kind != 1 || info.rights & exo_abi::rights::WRITE == 0 {
+            return Err(Error::PermissionDenied);
+        }
+        if (bytes.len() as u64).div_ceil(PAGE_SIZE) > info.count {
+            return Err(Error::InvalidArgument);
+        }
+        let mut st = self.turn().ok_or(Error::NoSuchEnvironment)?;
+        for (i, chunk) in bytes.chunks(PAGE_SIZE as usize).enumerate() {
+            let phys = (info.first + i as u64) * PAGE_SIZE;
+            st.kernel.platform().write_phys(phys, chunk);
+        }
+        Ok(())
     }
 }

@@ -74,10 +74,18 @@ pub trait Exo {
     fn env_start(&self, handle: u64) -> Result<(), Error>;
     /// `ENV_DESTROY`.
     fn env_destroy(&self, handle: u64) -> Result<(), Error>;
+    /// `ENV_WAIT`: how the environment ended (`exo_abi::exit_status`).
+    fn env_wait(&self, handle: u64) -> Result<u64, Error>;
     /// `YIELD_TO`.
     fn yield_to(&self, env: u64) -> Result<(), Error>;
     /// `SLICE_ASSIGN`.
     fn slice_assign(&self, cpu: u64, env: u64) -> Result<u64, Error>;
+
+    /// Not one call but a composite the libOS needs and cannot express in
+    /// safe code: copies `bytes` into the frames `frames` names, from its
+    /// first byte (mapping them at a scratch address and unmapping them
+    /// again on bare metal). Used to hand an image to `ENV_CREATE`.
+    fn fill_frames(&self, frames: u64, bytes: &[u8]) -> Result<(), Error>;
 }
 
 /// The bare-metal backend: the running environment itself.
@@ -198,8 +206,31 @@ mod bare {
         fn env_destroy(&self, handle: u64) -> Result<(), Error> {
             unit(raw::env_destroy(handle))
         }
+        fn env_wait(&self, handle: u64) -> Result<u64, Error> {
+            syscall(call::ENV_WAIT, &[handle])
+        }
         fn yield_to(&self, env: u64) -> Result<(), Error> {
             unit(raw::yield_to(env))
+        }
+        fn fill_frames(&self, frames: u64, bytes: &[u8]) -> Result<(), Error> {
+            /// Where frames are mapped while being filled.
+            const SCRATCH: u64 = 0x50_0000_0000;
+            let info = raw::cap_info(frames)?;
+            let pages = (bytes.len() as u64).div_ceil(4096);
+            if pages > info.count {
+                return Err(Error::InvalidArgument);
+            }
+            for (i, chunk) in bytes.chunks(4096).enumerate() {
+                let va = SCRATCH + i as u64 * 4096;
+                raw::map(frames, i as u64, va, exo_abi::access::WRITE)?;
+                // SAFETY: `va` was just mapped writable to a frame we hold,
+                // and the chunk is at most one page.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(chunk.as_ptr(), va as *mut u8, chunk.len())
+                };
+                raw::unmap(va)?;
+            }
+            Ok(())
         }
         fn slice_assign(&self, cpu: u64, env: u64) -> Result<u64, Error> {
             let r = syscall6(call::SLICE_ASSIGN, [cpu, env, 0, 0, 0, 0]);

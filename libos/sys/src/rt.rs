@@ -1,6 +1,8 @@
-//! A minimal runtime for freestanding test programs: `_start` calls the
+//! A minimal runtime for freestanding programs: `_start` calls the
 //! program's `main(env_id) -> u64` and exits with its value; a panic prints
-//! its message and exits with status 101.
+//! its message and exits with status 101; and a global allocator whose
+//! heap — frames from `FRAME_ALLOC`, mapped at [`HEAP_BASE`] — is set up on
+//! the first allocation, so programs that never allocate never pay for it.
 
 use core::fmt::{self, Write};
 
@@ -89,3 +91,58 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     line.flush();
     crate::exit(101)
 }
+
+/// Where the heap is mapped.
+pub const HEAP_BASE: u64 = 0x40_0000_0000;
+/// Frames per `FRAME_ALLOC` of the heap, and how many such runs it has
+/// (4 MiB in all).
+const HEAP_RUN: u64 = 512;
+const HEAP_RUNS: u64 = 2;
+
+/// The program heap.
+struct UserHeap(spin::Mutex<Option<linked_list_allocator::Heap>>);
+
+impl UserHeap {
+    /// Allocates and maps the heap; `None` if the kernel refuses.
+    fn create() -> Option<linked_list_allocator::Heap> {
+        let mut va = HEAP_BASE;
+        for _ in 0..HEAP_RUNS {
+            let frames = crate::frame_alloc(HEAP_RUN).ok()?;
+            for i in 0..HEAP_RUN {
+                crate::map(frames, i, va, crate::access::WRITE).ok()?;
+                va += 4096;
+            }
+        }
+        let mut heap = linked_list_allocator::Heap::empty();
+        // SAFETY: [HEAP_BASE, va) was just mapped writable in this address
+        // space, is used by nothing else, and this runs once.
+        unsafe { heap.init(HEAP_BASE as *mut u8, (va - HEAP_BASE) as usize) };
+        Some(heap)
+    }
+}
+
+// SAFETY: allocation and deallocation go through `linked_list_allocator`
+// under a lock; blocks are handed out once and returned with the layout
+// they were allocated with, as `GlobalAlloc` requires of callers.
+unsafe impl core::alloc::GlobalAlloc for UserHeap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        let mut heap = self.0.lock();
+        if heap.is_none() {
+            *heap = Self::create();
+        }
+        heap.as_mut()
+            .and_then(|h| h.allocate_first_fit(layout).ok())
+            .map_or(core::ptr::null_mut(), core::ptr::NonNull::as_ptr)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        if let (Some(heap), Some(ptr)) = (self.0.lock().as_mut(), core::ptr::NonNull::new(ptr)) {
+            // SAFETY: the caller passes a block this allocator returned,
+            // with its layout.
+            unsafe { heap.deallocate(ptr, layout) };
+        }
+    }
+}
+
+#[global_allocator]
+static HEAP: UserHeap = UserHeap(spin::Mutex::new(None));
