@@ -139,6 +139,25 @@ impl Platform for X86 {
         crate::uptime_ns()
     }
 
+    fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize {
+        let log = exokernel::klog::BOOT_LOG.lock();
+        let (a, b) = log.contents();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut copied = 0;
+        let mut at = 0;
+        for part in [a, b] {
+            let end = at + part.len();
+            if start + copied < end && copied < buf.len() {
+                let from = start + copied - at;
+                let n = (part.len() - from).min(buf.len() - copied);
+                buf[copied..copied + n].copy_from_slice(&part[from..from + n]);
+                copied += n;
+            }
+            at = end;
+        }
+        copied
+    }
+
     fn irq_lines(&self) -> u32 {
         ioapic::lines()
     }

@@ -50,6 +50,10 @@ pub mod call {
     /// Wait for an environment to end: `(environment handle) -> status`
     /// (see [`exit_status`](super::exit_status)).
     pub const ENV_WAIT: u64 = 0x0d;
+    /// Read the kernel's log (its early boot ring, for `/proc/bootlog`):
+    /// `(ptr, len, offset) -> bytes copied` (at most 1024 per call; 0 at
+    /// the end).
+    pub const LOG_READ: u64 = 0x0e;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every
@@ -104,7 +108,7 @@ pub mod call {
     /// Unmask a line after servicing it: `(line) -> 0`.
     pub const IRQ_ACK: u64 = 0x43;
     /// Every call, by name (for documentation checks and tracing).
-    pub const ALL: [(&str, u64); 35] = [
+    pub const ALL: [(&str, u64); 36] = [
         ("DEBUG_WRITE", DEBUG_WRITE),
         ("ENV_EXIT", ENV_EXIT),
         ("YIELD", YIELD),
@@ -119,6 +123,7 @@ pub mod call {
         ("CLOCK_GET", CLOCK_GET),
         ("RANDOM_GET", RANDOM_GET),
         ("ENV_WAIT", ENV_WAIT),
+        ("LOG_READ", LOG_READ),
         ("FRAME_ALLOC", FRAME_ALLOC),
         ("FRAME_FREE", FRAME_FREE),
         ("MAP", MAP),

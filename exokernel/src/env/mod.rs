@@ -74,6 +74,9 @@ pub trait Platform {
     fn console(&mut self, bytes: &[u8]);
     /// Nanoseconds since boot (monotonic).
     fn now_ns(&self) -> u64;
+    /// Copies the kernel's log (the early boot ring) from byte `offset`
+    /// into `buf`; returns how many bytes were copied.
+    fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize;
     /// Interrupt lines that can be routed to environments.
     fn irq_lines(&self) -> u32;
     /// Routes `line` (level- or edge-triggered, active low or high) to the

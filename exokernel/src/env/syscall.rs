@@ -13,6 +13,9 @@ use crate::cap::{EnvId, Resource, Rights, Span};
 /// report the shorter length, like a partial `write`).
 pub const DEBUG_WRITE_MAX: usize = 1024;
 
+/// Most bytes one `LOG_READ` copies.
+pub const LOG_READ_MAX: usize = 1024;
+
 /// Most bytes one `RANDOM_GET` returns (longer requests get this many).
 pub const RANDOM_GET_MAX: usize = 256;
 
@@ -83,6 +86,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             call::ENV_SELF => Ok(u64::from(me.0)),
             call::CLOCK_GET => Ok(self.platform.now_ns()),
             call::RANDOM_GET => self.random_get(me, a[0], a[1]),
+            call::LOG_READ => self.log_read(me, a[0], a[1], a[2]),
             call::FRAME_ALLOC => self.frame_alloc(me, a[0], a[1]),
             call::FRAME_FREE => self.frame_free(me, a[0]),
             call::MAP => self.map(me, a[0], a[1], a[2], a[3]),
@@ -135,6 +139,18 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         let done = usercopy::copy_out(&mut self.platform, &e.space, ptr, &buf[..len]);
         buf.fill(0);
         done.map(|()| len as u64)
+    }
+
+    fn log_read(&mut self, me: EnvId, ptr: u64, len: u64, offset: u64) -> Result<u64, Error> {
+        let len =
+            usize::try_from(len.min(LOG_READ_MAX as u64)).map_err(|_| Error::InvalidArgument)?;
+        let mut buf = [0u8; LOG_READ_MAX];
+        let n = self.platform.read_log(offset, &mut buf[..len]);
+        let Some(e) = self.envs.get(me.0 as usize).and_then(Option::as_ref) else {
+            return Err(Error::NoSuchEnvironment);
+        };
+        usercopy::copy_out(&mut self.platform, &e.space, ptr, &buf[..n])?;
+        Ok(n as u64)
     }
 
     fn cap_info(&mut self, me: EnvId, raw: u64, out: u64) -> Result<u64, Error> {

@@ -373,6 +373,16 @@ impl Exo for HostedEnv {
     fn clock_ns(&self) -> u64 {
         self.simple(call::CLOCK_GET, &[]).unwrap_or(0)
     }
+    fn log_read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+        let len = buf.len().min(1024);
+        let r = self.call(
+            call::LOG_READ,
+            [0, len as u64, offset, 0, 0, 0],
+            None,
+            Some((0, &mut buf[..len])),
+        )?;
+        Error::from_raw(r[0]).map(|n| n as usize)
+    }
     fn random(&self, buf: &mut [u8]) -> Result<(), Error> {
         for chunk in buf.chunks_mut(256) {
             let len = chunk.len() as u64;

@@ -314,6 +314,15 @@ impl Platform for Model {
             let _ = std::io::stderr().write_all(bytes);
         }
     }
+    fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize {
+        // The hosted machine's log is its console.
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.console.len());
+        let n = buf.len().min(self.console.len() - start);
+        buf[..n].copy_from_slice(&self.console[start..start + n]);
+        n
+    }
     fn now_ns(&self) -> u64 {
         u64::try_from(self.booted.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }

@@ -24,6 +24,8 @@ pub trait Exo {
     fn env_self(&self) -> u64;
     /// `CLOCK_GET`: nanoseconds since boot.
     fn clock_ns(&self) -> u64;
+    /// `LOG_READ`: the kernel log from `offset`; bytes copied.
+    fn log_read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Error>;
     /// `RANDOM_GET`, repeated until `buf` is full.
     fn random(&self, buf: &mut [u8]) -> Result<(), Error>;
     /// `FRAME_ALLOC`.
@@ -118,6 +120,10 @@ mod bare {
         }
         fn clock_ns(&self) -> u64 {
             syscall(call::CLOCK_GET, &[]).unwrap_or(0)
+        }
+        fn log_read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+            let len = buf.len().min(1024) as u64;
+            syscall(call::LOG_READ, &[buf.as_mut_ptr() as u64, len, offset]).map(|n| n as usize)
         }
         fn random(&self, buf: &mut [u8]) -> Result<(), Error> {
             for chunk in buf.chunks_mut(256) {

@@ -11,6 +11,9 @@
 #![no_std]
 #![warn(missing_docs)]
 
+#[cfg(all(feature = "rt", target_arch = "x86_64", target_os = "none"))]
+extern crate alloc;
+
 pub use exo_abi::{CapInfo, Error, NO_CAP, access, call, irq_flags, rights, upcall};
 
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]

@@ -2,7 +2,9 @@
 //! program's `main(env_id) -> u64` and exits with its value; a panic prints
 //! its message and exits with status 101; and a global allocator whose
 //! heap — frames from `FRAME_ALLOC`, mapped at [`HEAP_BASE`] — is set up on
-//! the first allocation, so programs that never allocate never pay for it.
+//! the first allocation, so programs that never allocate never pay for it;
+//! and [`threads`], preemptive user-level threads scheduled in the
+//! slice-end upcall.
 
 use core::fmt::{self, Write};
 
@@ -146,3 +148,149 @@ unsafe impl core::alloc::GlobalAlloc for UserHeap {
 
 #[global_allocator]
 static HEAP: UserHeap = UserHeap(spin::Mutex::new(None));
+
+/// Preemptive user-level threads, scheduled in the slice-end upcall.
+///
+/// The exokernel preempts the environment at the end of each time slice
+/// and first tells it so with a `SLICE_END` upcall; this scheduler runs in
+/// that upcall: it saves the interrupted thread's registers (the upcall
+/// frame's context words) in its thread record, puts the next ready
+/// thread's registers into the frame, and `UPCALL_RETURN`s into it. The
+/// kernel never knows threads exist — it multiplexes the CPU among
+/// environments, the runtime multiplexes the environment's slices among
+/// threads.
+pub mod threads {
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    use exo_abi::upcall;
+
+    /// Words of the x86_64 context image (docs/EXO_ABI.md order).
+    const RSI: usize = 4;
+    const RDI: usize = 5;
+    const RIP: usize = 15;
+    const RSP: usize = 16;
+    const RFLAGS: usize = 17;
+    /// Bytes of stack per thread.
+    const STACK: usize = 64 * 1024;
+
+    struct Thread {
+        context: [u64; upcall::CONTEXT_WORDS],
+        done: bool,
+        /// Keeps the stack alive while the thread runs on it.
+        _stack: Option<Box<[u8]>>,
+    }
+
+    struct Scheduler {
+        threads: Vec<Thread>,
+        current: usize,
+        switches: u64,
+    }
+
+    static SCHED: spin::Mutex<Option<Scheduler>> = spin::Mutex::new(None);
+    static STARTED: AtomicBool = AtomicBool::new(false);
+
+    #[repr(C, align(16))]
+    struct UpcallStack([u8; 16 * 1024]);
+    static mut UPCALL_STACK: UpcallStack = UpcallStack([0; 16 * 1024]);
+
+    /// The slice-end upcall: switch threads.
+    extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
+        if kind == upcall::SLICE_END {
+            // SAFETY: the kernel wrote a FRAME_WORDS-word frame at `frame`
+            // on the upcall stack; nothing else touches it while we run.
+            let words = unsafe { &mut *frame.cast::<[u64; upcall::FRAME_WORDS]>() };
+            // A thread preempted while holding the scheduler lock keeps
+            // running: try again next slice.
+            if let Some(mut guard) = SCHED.try_lock()
+                && let Some(s) = guard.as_mut()
+            {
+                let n = s.threads.len();
+                let next = (1..=n)
+                    .map(|k| (s.current + k) % n)
+                    .find(|&i| !s.threads[i].done);
+                if let Some(next) = next
+                    && next != s.current
+                {
+                    let cur = s.current;
+                    s.threads[cur]
+                        .context
+                        .copy_from_slice(&words[upcall::CONTEXT..]);
+                    words[upcall::CONTEXT..].copy_from_slice(&s.threads[next].context);
+                    s.current = next;
+                    s.switches += 1;
+                }
+            }
+        }
+        crate::upcall_return(frame)
+    }
+
+    /// Turns the running code into thread 0 and installs the scheduler.
+    fn start() {
+        if STARTED.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        *SCHED.lock() = Some(Scheduler {
+            threads: alloc::vec![Thread {
+                context: [0; upcall::CONTEXT_WORDS],
+                done: false,
+                _stack: None
+            }],
+            current: 0,
+            switches: 0,
+        });
+        let top = (&raw const UPCALL_STACK) as u64 + size_of::<UpcallStack>() as u64;
+        let _ = crate::upcall_register(on_upcall as *const () as u64, top);
+    }
+
+    extern "C" fn trampoline(entry: u64, arg: u64) -> ! {
+        // SAFETY: `spawn` put a `fn(u64)` here.
+        let f: fn(u64) = unsafe { core::mem::transmute::<usize, fn(u64)>(entry as usize) };
+        f(arg);
+        if let Some(s) = SCHED.lock().as_mut() {
+            let cur = s.current;
+            s.threads[cur].done = true;
+        }
+        // Finished: give the CPU away until the scheduler stops picking us.
+        loop {
+            crate::yield_now();
+        }
+    }
+
+    /// Starts `f(arg)` on a new thread; returns its id.
+    pub fn spawn(f: fn(u64), arg: u64) -> usize {
+        start();
+        let stack = alloc::vec![0u8; STACK].into_boxed_slice();
+        let top = (stack.as_ptr() as u64 + STACK as u64) & !15;
+        let mut context = [0u64; upcall::CONTEXT_WORDS];
+        context[RIP] = trampoline as *const () as u64;
+        context[RSP] = top - 8;
+        context[RDI] = f as usize as u64;
+        context[RSI] = arg;
+        context[RFLAGS] = 0x202;
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().expect("started above");
+        s.threads.push(Thread {
+            context,
+            done: false,
+            _stack: Some(stack),
+        });
+        s.threads.len() - 1
+    }
+
+    /// Whether thread `id` has returned.
+    #[must_use]
+    pub fn finished(id: usize) -> bool {
+        SCHED
+            .lock()
+            .as_ref()
+            .is_some_and(|s| s.threads.get(id).is_some_and(|t| t.done))
+    }
+
+    /// Thread switches so far.
+    #[must_use]
+    pub fn switches() -> u64 {
+        SCHED.lock().as_ref().map_or(0, |s| s.switches)
+    }
+}

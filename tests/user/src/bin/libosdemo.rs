@@ -42,7 +42,16 @@ impl SystemInfo for Info {
         }]
     }
     fn bootlog(&self) -> Vec<u8> {
-        Vec::new()
+        // The kernel's early boot ring, through LOG_READ.
+        let mut log = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = BareMetal.log_read(log.len() as u64, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            log.extend_from_slice(&buf[..n]);
+        }
+        log
     }
     fn version(&self) -> String {
         "exo 0.1.0 (x86_64, bare metal)".into()
@@ -142,6 +151,16 @@ fn run() -> Result<(), libos::Errno> {
     println!(
         "libosdemo: {} mounts",
         String::from_utf8_lossy(&mounts).lines().count()
+    );
+    let bootlog = read_all(
+        &*sys
+            .vfs
+            .open(&cred, root, b"/proc/bootlog", OpenFlags::READ, 0)?,
+    );
+    let marker = String::from_utf8_lossy(&bootlog).contains("booted in");
+    println!(
+        "libosdemo: /proc/bootlog ({} bytes) has the kernel's marker: {marker}",
+        bootlog.len()
     );
 
     let (r, w) = libos::pipe::pipe();
