@@ -8,11 +8,23 @@ use exo_ext2::{BlockDevice, Ext2, Ext2Error};
 use crate::errno::{Errno, Result};
 use crate::vfs::node::{DirEntry, FileType, Fs, FsStat, Ino, Stat, Timespec};
 
-/// A mounted ext2 image.
-#[derive(Debug)]
+/// Inodes the cache keeps before it starts over.
+pub const INODE_CACHE: usize = 1024;
+
+/// A mounted ext2 image, with an inode cache (the image is read-only, so
+/// cached inodes never go stale).
 pub struct Ext2Fs<D: BlockDevice> {
     dev: u64,
     fs: Ext2<D>,
+    inodes: spin::Mutex<alloc::collections::BTreeMap<u32, exo_ext2::Inode>>,
+}
+
+impl<D: BlockDevice> core::fmt::Debug for Ext2Fs<D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ext2Fs")
+            .field("dev", &self.dev)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<D: BlockDevice> Ext2Fs<D> {
@@ -25,7 +37,21 @@ impl<D: BlockDevice> Ext2Fs<D> {
         Ok(Self {
             dev,
             fs: Ext2::open(device).map_err(errno)?,
+            inodes: spin::Mutex::new(alloc::collections::BTreeMap::new()),
         })
+    }
+
+    fn inode(&self, ino: u32) -> Result<exo_ext2::Inode> {
+        if let Some(i) = self.inodes.lock().get(&ino) {
+            return Ok(*i);
+        }
+        let i = self.fs.inode(ino).map_err(errno)?;
+        let mut cache = self.inodes.lock();
+        if cache.len() >= INODE_CACHE {
+            cache.clear();
+        }
+        cache.insert(ino, i);
+        Ok(i)
     }
 }
 
@@ -80,7 +106,7 @@ impl<D: BlockDevice + Send + Sync> Fs for Ext2Fs<D> {
     }
 
     fn stat(&self, ino: Ino) -> Result<Stat> {
-        let i = self.fs.inode(ino32(ino)?).map_err(errno)?;
+        let i = self.inode(ino32(ino)?)?;
         Ok(Stat {
             dev: self.dev,
             ino,
