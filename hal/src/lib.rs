@@ -4,8 +4,10 @@
 //! interrupt controllers, timers, boot protocols) lives here behind small
 //! traits and plain data types, so `exokernel` above it stays arch-neutral
 //! and `#![forbid(unsafe_code)]`. The arch-neutral parts (boot-information
-//! parsing, the traits) build and test on the host; `arch::x86_64` builds only
-//! for the bare-metal target.
+//! parsing, device-tree parsing, the traits) build and test on the host;
+//! `arch::x86_64` builds only for the bare-metal target and `arch::aarch64`
+//! (apart from its pure page-table layout, also tested on the host) only for
+//! aarch64 UEFI or bare metal.
 #![no_std]
 #![warn(missing_docs)]
 
@@ -13,14 +15,22 @@
 extern crate std;
 
 pub mod acpi;
+pub mod board;
 pub mod bootinfo;
 pub mod console;
 pub mod context;
+pub mod efi;
 pub mod entropy;
+pub mod fdt;
 pub mod mmu;
 pub mod multiboot;
+pub mod platform;
 
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(any(
+    test,
+    all(target_arch = "x86_64", target_os = "none"),
+    all(target_arch = "aarch64", any(target_os = "none", target_os = "uefi"))
+))]
 pub mod arch;
 
 pub use bootinfo::{AcpiRoot, BootInfo, BootModule, BootWarning, MemoryKind, MemoryRegion};

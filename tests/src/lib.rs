@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod aarch64;
 pub mod scenarios;
 
 /// Serial lines kept for the failure report.
@@ -97,6 +98,60 @@ impl X86Machine {
             cmd.args(["-accel", "kvm"]);
         } else {
             cmd.args(["-accel", "tcg"]);
+        }
+        cmd
+    }
+}
+
+/// Path of the aarch64 UEFI firmware (EDK2's ArmVirtQemu build, Debian's
+/// `qemu-efi-aarch64`).
+pub const AAVMF: &str = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd";
+
+/// How to start QEMU for an aarch64 ESP image.
+#[derive(Clone, Debug)]
+pub struct Aarch64Machine {
+    /// The FAT image holding `EFI/BOOT/BOOTAA64.EFI`.
+    pub image: PathBuf,
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    /// The `-machine` argument; it must say `acpi=off`, or the firmware
+    /// publishes no device tree.
+    pub machine: String,
+    /// The `-cpu` model, e.g. `cortex-a72` (no RNDR) or `max`.
+    pub cpu: String,
+    /// Enable semihosting, the only way the guest can choose QEMU's exit
+    /// status (the kernel uses it only when its command line says
+    /// `semihosting`).
+    pub semihosting: bool,
+    /// Serial and QEMU's monitor multiplexed on the terminal (Ctrl-A X
+    /// quits), instead of serial alone on a pipe.
+    pub interactive: bool,
+}
+
+impl Aarch64Machine {
+    /// The QEMU command line: UEFI firmware, the image on virtio, serial to
+    /// stdout, no display, `-no-reboot`; always TCG (see TOOLCHAIN: KVM is
+    /// unusable here, and there is no aarch64 host anyway).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("qemu-system-aarch64");
+        cmd.args(["-machine", &self.machine])
+            .args(["-cpu", &self.cpu])
+            .args(["-m", &self.memory_mib.to_string()])
+            .args(["-bios", AAVMF])
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=virtio",
+                self.image.display()
+            ))
+            .args(["-display", "none"])
+            .args(["-no-reboot"]);
+        if self.semihosting {
+            cmd.args(["-semihosting-config", "enable=on,target=native"]);
+        }
+        if self.interactive {
+            cmd.args(["-serial", "mon:stdio"]);
+        } else {
+            cmd.args(["-serial", "stdio", "-monitor", "none"]);
         }
         cmd
     }
@@ -352,6 +407,30 @@ mod tests {
                 .to_string()
                 .contains("killed")
         );
+    }
+
+    #[test]
+    fn aarch64_command_has_firmware_image_and_semihosting() {
+        let m = Aarch64Machine {
+            image: "esp.img".into(),
+            memory_mib: 256,
+            machine: "virt,acpi=off".into(),
+            cpu: "cortex-a72".into(),
+            semihosting: true,
+            interactive: false,
+        };
+        let joined = m
+            .command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(joined.contains("-machine virt,acpi=off"));
+        assert!(joined.contains(&format!("-bios {AAVMF}")));
+        assert!(joined.contains("file=esp.img,format=raw,if=virtio"));
+        assert!(joined.contains("-semihosting-config enable=on,target=native"));
+        assert!(joined.contains("-no-reboot"));
+        assert!(joined.contains("-serial stdio -monitor none"));
     }
 
     #[test]

@@ -8,8 +8,9 @@
 mod setup;
 
 use anyhow::{Context, Result, bail};
+use exo_qemu::aarch64::{self, Aarch64Scenario};
 use exo_qemu::scenarios::{self, BOOT_MARKER, Scenario};
-use exo_qemu::{Firmware, Outcome, Qemu, X86Machine, check, kvm_usable};
+use exo_qemu::{Aarch64Machine, Firmware, Outcome, Qemu, X86Machine, check, kvm_usable};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,10 +20,13 @@ usage: cargo xtask <command> [options]
 
 commands:
   setup                 install Debian packages and rustup targets (idempotent)
-  build                 build the x86_64 kernel (release)
-  iso                   build target/exo-x86_64.iso
+  build [--arch aarch64]
+                        build the x86_64 kernel (release), or BOOTAA64.EFI
+  iso [--arch aarch64]  build target/exo-x86_64.iso, or the FAT ESP image
+                        target/exo-aarch64.img (EFI/BOOT/BOOTAA64.EFI)
   run [--uefi] [--arch x86_64|aarch64] [-- kernel command line]
-                        boot in QEMU with serial on this terminal (Ctrl-A X quits)
+                        boot in QEMU with serial on this terminal (Ctrl-A X quits);
+                        aarch64: QEMU virt (acpi=off), cortex-a72, UEFI
   test                  fmt, clippy, host tests, QEMU boot scenarios
   scenarios [NAME...]   only the QEMU boot scenarios (those whose name
                         contains one of NAME, or all)
@@ -35,6 +39,11 @@ commands:
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
 const KERNEL_PACKAGE: &str = "exo-kernel-x86_64";
+/// The aarch64 kernel: a UEFI application.
+const AARCH64_TARGET: &str = "aarch64-unknown-uefi";
+const AARCH64_PACKAGE: &str = "exo-kernel-aarch64";
+/// Size of the aarch64 FAT ESP image (FAT16; the kernel is ~200 KiB).
+const ESP_IMAGE_BYTES: u64 = 16 << 20;
 /// The freestanding user programs loaded as boot modules.
 const USER_PACKAGE: &str = "exo-user-programs";
 /// Modules the stock ISO (`iso/grub.cfg`, `cargo xtask run`) loads.
@@ -56,7 +65,13 @@ fn run_command() -> Result<()> {
     let rest = &args[1..];
     match command.as_str() {
         "setup" => setup::run(),
+        "build" if is_aarch64(rest)? => build_aarch64().map(|_| ()),
         "build" => build_kernel().map(|_| ()),
+        "iso" if is_aarch64(rest)? => {
+            let image = esp_image(&build_aarch64()?, "", "exo-aarch64")?;
+            println!("{}", image.display());
+            Ok(())
+        }
         "iso" => {
             let iso = build_iso(None)?;
             println!("{}", iso.display());
@@ -221,10 +236,106 @@ fn iso_from(elf: &Path, cmdline: Option<&str>, modules: &[&str]) -> Result<PathB
     Ok(iso)
 }
 
+/// Whether `args` is `--arch aarch64` (`--arch x86_64` or nothing: no).
+fn is_aarch64(args: &[String]) -> Result<bool> {
+    match args {
+        [] => Ok(false),
+        [flag, arch] if flag == "--arch" && arch == "x86_64" => Ok(false),
+        [flag, arch] if flag == "--arch" && arch == "aarch64" => Ok(true),
+        _ => bail!("expected no option or --arch x86_64|aarch64, got {args:?}"),
+    }
+}
+
+/// Builds the aarch64 kernel (a UEFI application); returns the `.efi`.
+fn build_aarch64() -> Result<PathBuf> {
+    sh(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        AARCH64_PACKAGE,
+        "--target",
+        AARCH64_TARGET,
+    ]))?;
+    Ok(target_dir()
+        .join(AARCH64_TARGET)
+        .join("release")
+        .join("exo-kernel.efi"))
+}
+
+/// Stages an ESP (`target/esp/<name>/`: `EFI/BOOT/BOOTAA64.EFI` and the
+/// kernel command line in `EFI/exo/cmdline.txt`) and writes it to the FAT
+/// image `target/<name>.img` with mtools; returns the image.
+fn esp_image(efi: &Path, cmdline: &str, name: &str) -> Result<PathBuf> {
+    let stage = target_dir().join("esp").join(name);
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir_all(stage.join("EFI/BOOT"))?;
+    std::fs::create_dir_all(stage.join("EFI/exo"))?;
+    std::fs::copy(efi, stage.join("EFI/BOOT/BOOTAA64.EFI"))
+        .with_context(|| format!("copying {}", efi.display()))?;
+    std::fs::write(stage.join("EFI/exo/cmdline.txt"), format!("{cmdline}\n"))?;
+    let image = target_dir().join(format!("{name}.img"));
+    let _ = std::fs::remove_file(&image);
+    std::fs::File::create(&image)?.set_len(ESP_IMAGE_BYTES)?;
+    let mtools = |program: &str, args: &[&std::ffi::OsStr]| -> Result<()> {
+        let out = Command::new(program)
+            .arg("-i")
+            .arg(&image)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {program} (cargo xtask setup installs mtools)"))?;
+        if !out.status.success() {
+            bail!(
+                "{program} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    mtools(
+        "mformat",
+        &["-v".as_ref(), "EXO-ESP".as_ref(), "::".as_ref()],
+    )?;
+    mtools(
+        "mmd",
+        &[
+            "::/EFI".as_ref(),
+            "::/EFI/BOOT".as_ref(),
+            "::/EFI/exo".as_ref(),
+        ],
+    )?;
+    for file in ["EFI/BOOT/BOOTAA64.EFI", "EFI/exo/cmdline.txt"] {
+        let from = stage.join(file);
+        let to = format!("::/{file}");
+        mtools("mcopy", &[from.as_os_str(), to.as_ref()])?;
+    }
+    Ok(image)
+}
+
+/// `cargo xtask run --arch aarch64`: QEMU virt through UEFI, serial here.
+fn run_aarch64(cmdline: Option<&str>) -> Result<()> {
+    let efi = build_aarch64()?;
+    let line = format!("{} {}", cmdline.unwrap_or(""), aarch64::SEMIHOSTING_OPTION);
+    let image = esp_image(&efi, line.trim(), "exo-aarch64-run")?;
+    eprintln!(
+        "booting {} on QEMU virt (cortex-a72, UEFI, TCG); quit with Ctrl-A X",
+        image.display()
+    );
+    let machine = Aarch64Machine {
+        image,
+        memory_mib: 256,
+        machine: aarch64::DEFAULT_MACHINE.to_string(),
+        cpu: aarch64::DEFAULT_CPU.to_string(),
+        semihosting: true,
+        interactive: true,
+    };
+    sh(&mut machine.command())
+}
+
 fn run(args: &[String]) -> Result<()> {
     setup::run()?;
     let mut firmware = Firmware::Bios;
     let mut cmdline = None;
+    let mut arm = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -233,9 +344,7 @@ fn run(args: &[String]) -> Result<()> {
                 i += 1;
                 match args.get(i).map(String::as_str) {
                     Some("x86_64") => {}
-                    Some("aarch64") => bail!(
-                        "the aarch64 UEFI image is not built yet (issue 8); only x86_64 boots today"
-                    ),
+                    Some("aarch64") => arm = true,
                     other => bail!("unknown --arch {other:?}; expected x86_64 or aarch64"),
                 }
             }
@@ -246,6 +355,9 @@ fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option '{other}'\n{USAGE}"),
         }
         i += 1;
+    }
+    if arm {
+        return run_aarch64(cmdline.as_deref());
     }
     let iso = build_iso(cmdline.as_deref())?;
     let kvm = kvm_usable();
@@ -297,14 +409,16 @@ fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-/// Every host crate: the kernel binary and the user programs only build for
-/// bare metal and are linted on their own target.
-const HOST_PACKAGES: [&str; 5] = [
+/// Every host crate: the kernel binaries and the user programs only build
+/// for bare metal (or UEFI) and are linted on their own target.
+const HOST_PACKAGES: [&str; 7] = [
     "--workspace",
     "--exclude",
     KERNEL_PACKAGE,
     "--exclude",
     USER_PACKAGE,
+    "--exclude",
+    AARCH64_PACKAGE,
 ];
 
 fn test() -> Result<()> {
@@ -327,6 +441,19 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The aarch64 kernel, with the HAL's aarch64 code, on its own target.
+    sh(cargo().args([
+        "clippy",
+        "-p",
+        AARCH64_PACKAGE,
+        "-p",
+        "exo-hal",
+        "--target",
+        AARCH64_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     sh(cargo().arg("test").args(HOST_PACKAGES))?;
     // Smoke run of the hosted-VFS benchmark (the full run is `xtask bench`).
     sh(cargo()
@@ -343,18 +470,95 @@ fn test() -> Result<()> {
     fuzz_targets(&fuzz_target_names()?, FUZZ_SMOKE_RUNS)?;
 
     let (elf, iso) = run_scenarios(&[])?;
+    let efi = run_aarch64_scenarios(&[])?;
     println!(
-        "kernel ELF {} KiB, ISO {} KiB; xtask test took {:.0} s",
+        "kernel ELF {} KiB, ISO {} KiB; aarch64 BOOTAA64.EFI {} KiB; xtask test took {:.0} s",
         file_size(&elf) / 1024,
         file_size(&iso) / 1024,
+        file_size(&efi) / 1024,
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
+fn selected(name: &str, names: &[String]) -> bool {
+    names.is_empty() || names.iter().any(|n| name.contains(n.as_str()))
+}
+
 fn scenarios_matching(names: &[String]) -> Result<()> {
     setup::run()?;
-    run_scenarios(names).map(|_| ())
+    let x86 = scenarios::all().iter().any(|s| selected(s.name, names));
+    let arm = aarch64::aarch64_scenarios()
+        .iter()
+        .any(|s| selected(s.name, names));
+    if x86 || !arm {
+        run_scenarios(names)?;
+    }
+    if arm {
+        run_aarch64_scenarios(names)?;
+    }
+    Ok(())
+}
+
+/// Runs one aarch64 scenario: its own ESP image, QEMU, the checks.
+fn run_aarch64_scenario(efi: &Path, scenario: &Aarch64Scenario) -> Result<Outcome> {
+    let slug: String = scenario
+        .cmdline
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(40)
+        .collect();
+    let image = esp_image(
+        efi,
+        &scenario.command_line(),
+        &format!("exo-aarch64-{slug}"),
+    )?;
+    let outcome =
+        Qemu::spawn(scenario.machine(image).command())?.wait(scenario.timeout, BOOT_MARKER, false);
+    check(&outcome, &scenario.expect).with_context(|| format!("scenario '{}'", scenario.name))?;
+    Ok(outcome)
+}
+
+/// Builds the aarch64 kernel and runs the aarch64 scenarios whose names
+/// contain one of `names` (all when empty); returns the `.efi`.
+fn run_aarch64_scenarios(names: &[String]) -> Result<PathBuf> {
+    let efi = build_aarch64()?;
+    println!("aarch64 QEMU boot scenarios (virt, UEFI, TCG):");
+    let mut failures = Vec::new();
+    for scenario in aarch64::aarch64_scenarios()
+        .into_iter()
+        .filter(|s| selected(s.name, names))
+    {
+        let t = Instant::now();
+        match run_aarch64_scenario(&efi, &scenario) {
+            Ok(outcome) => println!(
+                "  ok    {:<36} {:>5.1} s{}",
+                scenario.name,
+                t.elapsed().as_secs_f64(),
+                outcome.marker_after.map_or(String::new(), |m| format!(
+                    "  (boot marker after {:.2} s)",
+                    m.as_secs_f64()
+                ))
+            ),
+            Err(e) => {
+                println!(
+                    "  FAIL  {:<36} {:>5.1} s",
+                    scenario.name,
+                    t.elapsed().as_secs_f64()
+                );
+                eprintln!("{e:#}");
+                failures.push(scenario.name);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} aarch64 QEMU scenario(s) failed: {}",
+            failures.len(),
+            failures.join(", ")
+        );
+    }
+    Ok(efi)
 }
 
 /// Builds the kernel and runs the QEMU scenarios whose names contain one of

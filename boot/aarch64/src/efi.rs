@@ -1,0 +1,181 @@
+//! Everything the kernel asks of UEFI before leaving it: the command line,
+//! the device tree, where the image lies, the memory map.
+
+use arrayvec::{ArrayString, ArrayVec};
+use core::fmt;
+use hal::bootinfo::{MAX_COMMAND_LINE, MAX_NAME};
+use hal::fdt::{self, FdtError};
+use uefi::boot::{self, AllocateType, MemoryType};
+use uefi::mem::memory_map::MemoryMap;
+use uefi::proto::loaded_image::LoadedImage;
+use uefi::proto::media::file::{File, FileAttribute, FileMode};
+use uefi::{Guid, cstr16, guid};
+
+/// The device tree's configuration-table GUID (`EFI_DTB_TABLE_GUID`).
+pub const DTB_GUID: Guid = guid!("b1b621d5-f19c-41a5-830b-d9152c69aae0");
+
+/// Where the command line is read from, on the volume the image was
+/// loaded from.
+pub const COMMAND_LINE_FILE: &str = "\\EFI\\exo\\cmdline.txt";
+
+/// Most UEFI memory-map entries looked at (firmware maps have 50–150).
+pub const MAX_MAP_ENTRIES: usize = 512;
+
+/// Why there is no device tree.
+#[derive(Clone, Copy, Debug)]
+pub enum DeviceTreeError {
+    /// No configuration-table entry with [`DTB_GUID`].
+    NotInConfigurationTable,
+    /// The blob is malformed.
+    Malformed(FdtError),
+    /// No pages for the kernel's copy.
+    NoMemory,
+}
+
+impl fmt::Display for DeviceTreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotInConfigurationTable => write!(
+                f,
+                "no device tree in the EFI configuration table (on QEMU use -M virt,acpi=off; \
+                 on a Raspberry Pi set the firmware to Device Tree mode)"
+            ),
+            Self::Malformed(e) => write!(f, "{e}"),
+            Self::NoMemory => write!(f, "no memory for a copy of the device tree"),
+        }
+    }
+}
+
+/// The kernel's copy of the device tree (NOP tokens and free space
+/// removed), in loader-data pages that stay reserved after
+/// `ExitBootServices`, and where the firmware's was.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceTree {
+    /// The copy.
+    pub blob: &'static [u8],
+    /// The firmware's blob: (address, total size).
+    pub firmware: (u64, usize),
+}
+
+/// Finds, checks and copies the device tree.
+///
+/// # Errors
+/// See [`DeviceTreeError`].
+pub fn device_tree() -> Result<DeviceTree, DeviceTreeError> {
+    let address = uefi::system::with_config_table(|entries| {
+        entries
+            .iter()
+            .find(|e| e.guid == DTB_GUID)
+            .map(|e| e.address as usize)
+    })
+    .filter(|&a| a != 0)
+    .ok_or(DeviceTreeError::NotInConfigurationTable)?;
+    // SAFETY: the firmware published a device tree here; its first 8 bytes
+    // (magic, total size) are readable whatever the blob holds.
+    let head = unsafe { core::slice::from_raw_parts(address as *const u8, 8) };
+    let size = fdt::total_size(head).map_err(DeviceTreeError::Malformed)?;
+    // SAFETY: the header says the blob spans `size` bytes (at most
+    // fdt::MAX_TOTAL_SIZE), which the firmware keeps mapped and unchanged
+    // while boot services run.
+    let blob = unsafe { core::slice::from_raw_parts(address as *const u8, size) };
+    fdt::header(blob).map_err(DeviceTreeError::Malformed)?;
+    let pages = size.div_ceil(4096);
+    let copy = boot::allocate_pages(AllocateType::AnyPages, MemoryType::LOADER_DATA, pages)
+        .map_err(|_| DeviceTreeError::NoMemory)?;
+    // SAFETY: `allocate_pages` gave `pages` fresh pages of loader data,
+    // which nothing else uses and which stay reserved after
+    // ExitBootServices (hal::efi::memory_kind), so the slice may live
+    // forever.
+    let out: &'static mut [u8] =
+        unsafe { core::slice::from_raw_parts_mut(copy.as_ptr(), pages * 4096) };
+    let len = fdt::compact_into(blob, out).map_err(DeviceTreeError::Malformed)?;
+    Ok(DeviceTree {
+        blob: &out[..len],
+        firmware: (address as u64, size),
+    })
+}
+
+/// The first line of [`COMMAND_LINE_FILE`], or `None` when there is none.
+pub fn command_line() -> Option<ArrayString<MAX_COMMAND_LINE>> {
+    let mut fs = boot::get_image_file_system(boot::image_handle()).ok()?;
+    let mut root = fs.open_volume().ok()?;
+    let file = root
+        .open(
+            cstr16!("\\EFI\\exo\\cmdline.txt"),
+            FileMode::Read,
+            FileAttribute::empty(),
+        )
+        .ok()?;
+    let mut file = file.into_regular_file()?;
+    let mut buf = [0u8; MAX_COMMAND_LINE];
+    let n = file.read(&mut buf).ok()?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    let line = text.lines().next().unwrap_or("").trim();
+    let mut out = ArrayString::new();
+    let _ = out.try_push_str(line);
+    Some(out)
+}
+
+/// The loaded image: (first byte, one past the last).
+pub fn image_range() -> (u64, u64) {
+    boot::open_protocol_exclusive::<LoadedImage>(boot::image_handle())
+        .map(|image| {
+            let (base, size) = image.info();
+            (base as u64, base as u64 + size)
+        })
+        .unwrap_or((0, 0))
+}
+
+/// `UEFI <vendor> <revision>`.
+pub fn firmware_name() -> ArrayString<MAX_NAME> {
+    let mut name = ArrayString::new();
+    let _ = name.try_push_str("UEFI ");
+    for c in uefi::system::firmware_vendor().iter() {
+        if name.try_push(char::from(*c)).is_err() {
+            break;
+        }
+    }
+    let _ = fmt::write(
+        &mut name,
+        format_args!(" {:#x}", uefi::system::firmware_revision()),
+    );
+    name
+}
+
+/// One memory-map entry in raw UEFI numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct MapEntry {
+    /// UEFI memory type.
+    pub kind: u32,
+    /// First byte.
+    pub start: u64,
+    /// 4 KiB pages.
+    pub pages: u64,
+    /// Attribute bits.
+    pub attribute: u64,
+}
+
+/// Leaves boot services; returns the final memory map sorted by address
+/// and how many entries it had.
+///
+/// # Safety
+/// Nothing may use boot services, protocols or the UEFI console afterwards.
+pub unsafe fn exit_boot_services() -> (ArrayVec<MapEntry, MAX_MAP_ENTRIES>, usize) {
+    // SAFETY: the caller's contract.
+    let map = unsafe { boot::exit_boot_services(Some(MemoryType::LOADER_DATA)) };
+    let mut entries = ArrayVec::new();
+    let mut total = 0;
+    for d in map.entries() {
+        total += 1;
+        let _ = entries.try_push(MapEntry {
+            kind: d.ty.0,
+            start: d.phys_start,
+            pages: d.page_count,
+            attribute: d.att.bits(),
+        });
+    }
+    entries.sort_unstable_by_key(|e| e.start);
+    // The map lives in loader data, reserved: leaking it is fine.
+    core::mem::forget(map);
+    (entries, total)
+}

@@ -1,0 +1,440 @@
+//! exo's aarch64 kernel image: a UEFI application that becomes the kernel.
+//!
+//! One image (`BOOTAA64.EFI`) does both jobs. `efi_main` runs as a UEFI
+//! application: it logs through the UEFI console, reads the command line
+//! from the ESP, finds the device tree in the EFI configuration table,
+//! copies it and reads the platform from it (console, GIC, timer, PSCI,
+//! memory), exits boot services, converts the memory map, builds the
+//! kernel's identity map and enters [`kernel_main`] at EL1 on the kernel's
+//! own stack (dropping from EL2 when the firmware ran there). The kernel
+//! then attaches the device tree's UART (replaying what was logged while
+//! there was no console), probes the GIC, builds the frame allocator, the
+//! heap and the capability space, prints the boot marker and runs the
+//! self-tests when the command line says `test`.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod bringup;
+mod caps;
+mod console;
+mod efi;
+mod heap;
+mod memory;
+mod selftest;
+
+use arrayvec::{ArrayString, ArrayVec};
+use console::{BOOT_CONSOLE, Writer};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use exokernel::cap::{CapSpace, RootAuthority};
+use exokernel::cmdline::{self, Crash, Options};
+use exokernel::entropy::Drbg;
+use exokernel::klog;
+use hal::arch::aarch64::gic::GicProbe;
+use hal::arch::aarch64::mmu::{self, EntryLevel};
+use hal::arch::aarch64::tables::{self, IdentityMap, MapReport};
+use hal::arch::aarch64::uart::Attached;
+use hal::arch::aarch64::{cpu, exceptions, exit};
+use hal::bootinfo::{BootWarning, MAX_COMMAND_LINE};
+use hal::platform::{self, Gic, MemoryCheck, Platform};
+use hal::{BootInfo, ExitCode};
+use log::{error, info, warn};
+use spin::Once;
+
+/// Command-line warnings printed one by one; the rest are counted.
+const MAX_OPTION_WARNINGS: usize = 8;
+
+/// The word that allows semihosting exits; `cargo xtask` passes it exactly
+/// when it starts QEMU with `-semihosting`. Taken out before the rest of
+/// the line goes to `exokernel::cmdline`.
+const SEMIHOSTING_OPTION: &str = "semihosting";
+
+/// Counter value at the first instruction of `efi_main`.
+static ENTRY_COUNT: AtomicU64 = AtomicU64::new(0);
+
+/// Whether boot services are still there.
+static IN_FIRMWARE: AtomicBool = AtomicBool::new(true);
+
+/// The kernel's stack from `kernel_main` on (the firmware's lies in
+/// boot-services memory, which becomes free RAM).
+const STACK_BYTES: usize = 256 * 1024;
+
+#[repr(C, align(16))]
+struct Stack(UnsafeCell<[u8; STACK_BYTES]>);
+
+// SAFETY: only the boot CPU uses the stack, and only as its stack.
+unsafe impl Sync for Stack {}
+
+static KERNEL_STACK: Stack = Stack(UnsafeCell::new([0; STACK_BYTES]));
+
+struct MapCell(UnsafeCell<IdentityMap>);
+
+// SAFETY: written once by `efi_main` before the MMU uses it, then only read.
+unsafe impl Sync for MapCell {}
+
+static IDENTITY_MAP: MapCell = MapCell(UnsafeCell::new(IdentityMap::new()));
+
+/// What the UEFI phase learned, for the kernel and the self-tests.
+#[derive(Debug)]
+pub struct BootState {
+    /// Memory map, command line, firmware name.
+    pub info: BootInfo,
+    /// The kernel options.
+    pub options: Options,
+    /// Whether `semihosting` was on the command line.
+    pub semihosting: bool,
+    /// The platform from the device tree.
+    pub platform: Platform,
+    /// The kernel's copy of the device tree.
+    pub device_tree: efi::DeviceTree,
+    /// The loaded image.
+    pub image: (u64, u64),
+    /// Where the kernel left the firmware.
+    pub entered_at: EntryLevel,
+    /// The identity map's layout.
+    pub map: MapReport,
+    /// Entries in the UEFI memory map.
+    pub map_entries: usize,
+}
+
+/// Set just before the switch to EL1.
+pub static BOOT: Once<BootState> = Once::new();
+
+/// What the kernel found once at EL1.
+#[derive(Debug)]
+pub struct KernelState {
+    /// The console UART, if attached.
+    pub console: Option<Attached>,
+    /// The GIC's identification registers.
+    pub gic: Option<GicProbe>,
+    /// The firmware's PSCI version.
+    pub psci_version: Option<(u16, u16)>,
+    /// The UEFI map checked against `/memory`.
+    pub memory_check: MemoryCheck,
+}
+
+/// Set once the kernel is up.
+pub static KERNEL: Once<KernelState> = Once::new();
+
+/// The capability space and the kernel's random-number generator.
+pub static CAPS: Once<(CapSpace, RootAuthority, spin::Mutex<Drbg>)> = Once::new();
+
+/// Microseconds since `efi_main` started.
+fn uptime_us() -> u64 {
+    cpu::counter_delta_us(
+        ENTRY_COUNT.load(Ordering::Relaxed),
+        cpu::counter(),
+        cpu::counter_frequency(),
+    )
+}
+
+/// Logs `message` and leaves with a failure status: for a boot that cannot
+/// go on. In the firmware without another exit path, UEFI shuts down.
+fn fail_boot(message: core::fmt::Arguments<'_>) -> ! {
+    error!("{message}");
+    error!("exo: cannot continue booting");
+    if IN_FIRMWARE.load(Ordering::Relaxed)
+        && exit::power_off_method().is_none()
+        && !exit::semihosting_enabled()
+    {
+        uefi::runtime::reset(
+            uefi::runtime::ResetType::SHUTDOWN,
+            uefi::Status::ABORTED,
+            None,
+        );
+    }
+    exit::exit(ExitCode::Failure)
+}
+
+/// Splits the arch option off: (kernel line, semihosting allowed).
+fn arch_options(line: &str) -> (ArrayString<MAX_COMMAND_LINE>, bool) {
+    let mut rest = ArrayString::new();
+    let mut semihosting = false;
+    for word in line.split_ascii_whitespace() {
+        if word == SEMIHOSTING_OPTION {
+            semihosting = true;
+        } else {
+            if !rest.is_empty() {
+                let _ = rest.try_push(' ');
+            }
+            let _ = rest.try_push_str(word);
+        }
+    }
+    (rest, semihosting)
+}
+
+#[uefi::entry]
+fn efi_main() -> uefi::Status {
+    ENTRY_COUNT.store(cpu::counter(), Ordering::Relaxed);
+    klog::init(&BOOT_CONSOLE, uptime_us, cmdline::LogLevel::Info);
+    let el = cpu::current_el();
+    info!(
+        "exo {} (aarch64): UEFI application started at EL{el}",
+        exokernel::VERSION
+    );
+
+    let mut info = BootInfo {
+        boot_loader: efi::firmware_name(),
+        ..BootInfo::default()
+    };
+    match efi::command_line() {
+        Some(line) => info.set_command_line(&line),
+        None => info.warn(BootWarning::NoCommandLine),
+    }
+    let (kernel_line, semihosting) = arch_options(&info.command_line);
+    exit::configure(None, semihosting);
+    let mut ignored = 0;
+    let options = cmdline::parse(&kernel_line, |w| {
+        ignored += 1;
+        if ignored <= MAX_OPTION_WARNINGS {
+            warn!("{w}");
+        }
+    });
+    if ignored > MAX_OPTION_WARNINGS {
+        warn!(
+            "{} more kernel options ignored",
+            ignored - MAX_OPTION_WARNINGS
+        );
+    }
+    log::set_max_level(klog::level_filter(options.log_level));
+    for warning in &info.warnings {
+        warn!("boot information: {warning}");
+    }
+    info!(
+        "firmware '{}', command line '{}' (from {})",
+        info.boot_loader,
+        info.command_line.get(..80).unwrap_or(&info.command_line),
+        efi::COMMAND_LINE_FILE
+    );
+
+    let tree = match efi::device_tree() {
+        Ok(tree) => tree,
+        Err(e) => fail_boot(format_args!("device tree: {e}")),
+    };
+    let platform = match Platform::parse(tree.blob) {
+        Ok(platform) => platform,
+        Err(e) => fail_boot(format_args!("device tree: {e}")),
+    };
+    info!(
+        "device tree: {} bytes at {:#x}, kernel copy of {} bytes at {:#x}",
+        tree.firmware.1,
+        tree.firmware.0,
+        tree.blob.len(),
+        tree.blob.as_ptr() as usize
+    );
+    platform.summary(|line| info!("DT: {line}"));
+    for w in &platform.warnings {
+        warn!("DT: {w}");
+    }
+    if platform.dropped_warnings > 0 {
+        warn!("DT: {} more warnings", platform.dropped_warnings);
+    }
+    exit::configure(platform.psci.as_ref(), semihosting);
+    if platform.console.is_none() {
+        warn!("no console after ExitBootServices: the log goes on in the boot log ring only");
+    }
+    let entered_at = if el == 2 {
+        if mmu::el2_uses_vhe() {
+            fail_boot(format_args!(
+                "the firmware runs at EL2 with VHE (HCR_EL2.E2H), which exo cannot drop from yet"
+            ));
+        }
+        EntryLevel::El2
+    } else {
+        EntryLevel::El1
+    };
+    let image = efi::image_range();
+    info!(
+        "image {:#x}..{:#x}; exiting boot services",
+        image.0, image.1
+    );
+
+    BOOT_CONSOLE.leave_firmware();
+    // SAFETY: from here on nothing touches boot services: the console no
+    // longer writes to UEFI, and the device tree was copied to loader data.
+    let (entries, map_entries) = unsafe { efi::exit_boot_services() };
+    IN_FIRMWARE.store(false, Ordering::Relaxed);
+
+    let mut ram = ArrayVec::<(u64, u64), { efi::MAX_MAP_ENTRIES }>::new();
+    for e in &entries {
+        hal::efi::push_entry(&mut info, e.kind, e.start, e.pages);
+        if hal::efi::is_cacheable_ram(e.kind, e.attribute) {
+            let _ = ram.try_push((e.start, e.start.saturating_add(e.pages * 4096)));
+        }
+    }
+    info.info_range = (
+        tree.blob.as_ptr() as u64,
+        tree.blob.as_ptr() as u64 + tree.blob.len() as u64,
+    );
+    info!(
+        "memory map: {map_entries} UEFI entries, {} regions, {} MiB usable",
+        info.memory.len(),
+        info.usable_bytes() >> 20
+    );
+    let devices = device_ranges(&platform);
+    // SAFETY: the map is written only here, before the MMU walks it.
+    let map = unsafe { &mut *IDENTITY_MAP.0.get() };
+    let report = map.build(&ram, &devices, tables::pa_bits(cpu::pa_range()));
+    info!(
+        "identity map to {:#x}: {} GiB normal, {} GiB device, {} GiB split into 2 MiB blocks",
+        report.limit, report.normal_gib, report.device_gib, report.split_gib
+    );
+    if report.unsplit_gib > 0 {
+        warn!(
+            "{} GiB hold RAM and devices but no table was left to split them: mapped normal",
+            report.unsplit_gib
+        );
+    }
+    BOOT.call_once(|| BootState {
+        info,
+        options,
+        semihosting,
+        platform,
+        device_tree: tree,
+        image,
+        entered_at,
+        map: report,
+        map_entries,
+    });
+    let stack_top = KERNEL_STACK.0.get() as u64 + STACK_BYTES as u64;
+    // SAFETY: the map covers all RAM (the image with this stack, the boot
+    // state, the device-tree copy) as Normal memory and the devices as
+    // Device memory; it lives in a static and is not changed again; the
+    // stack is unused; the firmware's tables and vectors are not needed
+    // any more (the kernel installs its own vectors first thing); the VHE
+    // case was refused above.
+    unsafe {
+        mmu::enter_el1(
+            &*IDENTITY_MAP.0.get(),
+            stack_top,
+            kernel_main,
+            u64::from(el),
+        )
+    }
+}
+
+/// The MMIO ranges the device tree names, for the identity map.
+fn device_ranges(p: &Platform) -> ArrayVec<(u64, u64), 8> {
+    let mut out = ArrayVec::new();
+    let mut add = |r: platform::Range| {
+        let _ = out.try_push((r.base, r.end()));
+    };
+    if let Some(u) = &p.console {
+        add(u.registers);
+    }
+    if let Some(ic) = &p.interrupt_controller {
+        match ic.gic {
+            Gic::V2 {
+                distributor,
+                cpu_interface,
+            } => {
+                add(distributor);
+                add(cpu_interface);
+            }
+            Gic::V3 {
+                distributor,
+                redistributors,
+                ..
+            } => {
+                add(distributor);
+                add(redistributors);
+            }
+        }
+    }
+    if let Some(rng) = &p.rng {
+        add(rng.registers);
+    }
+    out
+}
+
+extern "C" fn kernel_main(entered_el: u64) -> ! {
+    exceptions::install();
+    let Some(state) = BOOT.get() else {
+        exit::exit(ExitCode::Panic)
+    };
+    let platform = &state.platform;
+    let console = bringup::attach_console(platform);
+    bringup::report_cpu(entered_el, platform);
+    let gic = bringup::probe_gic(platform);
+    let psci_version = bringup::psci_version();
+    let memory_check = bringup::check_memory(state);
+
+    let limit = state.map.limit;
+    let reserved = [state.image, state.info.info_range];
+    memory::init(&state.info, &reserved, limit);
+    heap::init(limit);
+    let (caps, root, drbg) = caps::init(platform.rng.as_ref());
+    CAPS.call_once(|| (caps, root, spin::Mutex::new(drbg)));
+    KERNEL.call_once(|| KernelState {
+        console,
+        gic,
+        psci_version,
+        memory_check,
+    });
+
+    info!(
+        "exo {} booted in {} ms ({} MiB usable, {} free frames)",
+        exokernel::VERSION,
+        uptime_us() / 1000,
+        state.info.usable_bytes() >> 20,
+        memory::free_frames()
+    );
+
+    if let Some(crash) = state.options.crash {
+        deliberate_crash(crash);
+    }
+    if state.options.self_test {
+        let summary = selftest::run();
+        exit::exit(if summary.success() {
+            ExitCode::Success
+        } else {
+            ExitCode::Failure
+        });
+    }
+    if state.options.exit_when_done {
+        info!("no environments run on aarch64 yet; exiting as asked");
+        exit::exit(ExitCode::Success);
+    }
+    info!("no environments run on aarch64 yet; idling");
+    loop {
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// `crash=...`: fail on purpose, to test that failures end the run.
+fn deliberate_crash(crash: Crash) -> ! {
+    warn!("crashing on purpose: {crash:?}");
+    match crash {
+        Crash::Panic => panic!("deliberate panic (crash=panic)"),
+        Crash::PageFault => {
+            // Beyond the identity map: a translation fault.
+            let address = tables::MAPPED_LIMIT + 0x1000;
+            // SAFETY: not safe at all, on purpose: the write faults and the
+            // exception handler ends the kernel.
+            unsafe { core::ptr::write_volatile(address as usize as *mut u64, 1) };
+        }
+        Crash::InvalidOpcode => {
+            // SAFETY: as above: `udf` raises an undefined-instruction
+            // exception that ends the kernel.
+            unsafe { core::arch::asm!("udf #0") };
+        }
+    }
+    error!("the deliberate crash did not happen");
+    exit::exit(ExitCode::Failure)
+}
+
+#[panic_handler]
+fn panic(panic: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
+    cpu::mask_interrupts();
+    let mut w = Writer;
+    let _ = write!(w, "\n!!! KERNEL PANIC");
+    if let Some(location) = panic.location() {
+        let _ = write!(w, " at {}:{}", location.file(), location.line());
+    }
+    let _ = writeln!(w, ": {}", panic.message());
+    let _ = writeln!(w, "!!! kernel halted: panic");
+    exit::exit(ExitCode::Panic)
+}

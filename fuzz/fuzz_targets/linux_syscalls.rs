@@ -1,0 +1,83 @@
+//! Random Linux system calls (number and six arguments, pointers aimed at
+//! mapped and unmapped memory) into the Linux personality over a hosted
+//! libOS: every result must be a value or a Linux errno; nothing panics.
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+
+use exo_personality::{Ctx, UserMemory, VecMemory};
+use libfuzzer_sys::fuzz_target;
+use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
+use libos::process::INIT;
+use libos::system::{Options, System};
+
+struct Info;
+impl SystemInfo for Info {
+    fn meminfo(&self) -> MemInfo {
+        MemInfo::default()
+    }
+    fn cpus(&self) -> Vec<CpuInfo> {
+        Vec::new()
+    }
+    fn bootlog(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn version(&self) -> String {
+        "fuzz".into()
+    }
+    fn uptime_ns(&self) -> u64 {
+        0
+    }
+}
+
+const MEM: u64 = 0x10_0000;
+
+fn system() -> &'static (exo_hosted::Machine, System) {
+    static SYS: OnceLock<(exo_hosted::Machine, System)> = OnceLock::new();
+    SYS.get_or_init(|| {
+        let machine = exo_hosted::Machine::new(exo_hosted::Config::default());
+        let env = Arc::new(machine.spawn("fuzz").expect("env"));
+        let sys = System::boot(env, Arc::new(Info), Options::default()).expect("libOS");
+        (machine, sys)
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (_, sys) = system();
+    // A fresh process each run, so descriptor tables do not fill up.
+    let Ok(pid) = sys.procs.fork(INIT) else { return };
+    let mut mem = VecMemory::new();
+    mem.map(MEM, 4096);
+    let _ = mem.write(MEM, b"/tmp/fuzz\0/proc/self/status\0/dev/null\0");
+    for call in data.chunks(16).take(16) {
+        let mut c = [0u8; 16];
+        c[..call.len()].copy_from_slice(call);
+        // Favour implemented numbers (0..=320) and plausible arguments.
+        let number = u64::from(c[0]) + u64::from(c[1] & 1) * 256;
+        let args: [u64; 6] = core::array::from_fn(|i| match c[2 + i] % 6 {
+            0 => u64::from(c[8 + i % 8]),
+            1 => MEM + u64::from(c[8 + i % 8]) * 8,
+            2 => MEM + (u64::from(c[8 + i % 8]) % 3) * 10,
+            3 => u64::MAX - u64::from(c[8 + i % 8]),
+            4 => 0xdead_0000,
+            _ => u64::from(c[8 + i % 8]) << 8,
+        });
+        let mut args = args;
+        match number {
+            // nanosleep with a fuzzed duration could sleep for ages, and a
+            // blocking pipe whose only writer is the caller blocks forever
+            // (as on Linux): fuzz non-blocking pipes only.
+            35 | 22 => continue,
+            293 => args[1] |= 0o4000,
+            _ => {}
+        }
+        let mut ctx = Ctx { sys, pid, mem: &mut mem };
+        let r = exo_linux::syscall(&mut ctx, number, args);
+        assert!(r >= -4095, "result {r} is neither a value nor an errno");
+        if r < 0 {
+            assert!(libos::Errno::ALL.iter().any(|e| -i64::from(e.linux()) == r), "unknown errno {r}");
+        }
+    }
+    let _ = sys.procs.exit(pid, libos::process::ExitStatus::Exited(0));
+    let _ = sys.procs.wait(INIT, libos::process::WaitFor::Pid(pid), true);
+});

@@ -1,0 +1,35 @@
+//! aarch64 platform: PL011/16550 consoles, the GIC probe, the generic
+//! timer, PSCI, semihosting exit, the identity map and the EL2 → EL1 drop.
+//!
+//! Nothing here hard-codes a board address: every MMIO base comes from the
+//! device tree through [`crate::platform::Platform`]. The kernel runs on a
+//! 1:1 map of physical memory ([`tables`]), so a physical address is also
+//! the address to dereference.
+//!
+//! [`tables`] is pure computation and also builds (and is tested) on the
+//! host; everything else needs the CPU.
+
+pub mod tables;
+
+#[cfg(target_arch = "aarch64")]
+pub mod cpu;
+#[cfg(target_arch = "aarch64")]
+pub mod entropy;
+#[cfg(target_arch = "aarch64")]
+pub mod exceptions;
+#[cfg(target_arch = "aarch64")]
+pub mod exit;
+#[cfg(target_arch = "aarch64")]
+pub mod gic;
+#[cfg(target_arch = "aarch64")]
+pub mod mmu;
+#[cfg(any(test, target_arch = "aarch64"))]
+pub mod ns16550;
+#[cfg(any(test, target_arch = "aarch64"))]
+pub mod pl011;
+#[cfg(target_arch = "aarch64")]
+pub mod psci;
+#[cfg(target_arch = "aarch64")]
+pub mod semihosting;
+#[cfg(target_arch = "aarch64")]
+pub mod uart;

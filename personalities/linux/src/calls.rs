@@ -1,0 +1,791 @@
+//! The handlers, by Linux x86_64 call number.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use exo_personality::{Ctx, Table};
+use libos::process::{ExitStatus, KillTarget, WaitFor};
+use libos::signal::{Disposition, SigSet, Signal};
+use libos::vfs::file::{OpenFile, OpenFlags, Whence};
+use libos::vfs::node::FileType;
+use libos::vfs::{Node, PATH_MAX};
+use libos::{Errno, Result};
+
+use crate::abi::{self, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
+
+/// Largest single read or write moved through the personality at once.
+const IO_MAX: usize = 1 << 20;
+
+/// Every implemented call.
+pub static TABLE: Table = Table {
+    name: "linux",
+    calls: &[
+        (0, "read", read),
+        (1, "write", write),
+        (2, "open", open),
+        (3, "close", close),
+        (4, "stat", stat),
+        (5, "fstat", fstat),
+        (6, "lstat", lstat),
+        (8, "lseek", lseek),
+        (13, "rt_sigaction", rt_sigaction),
+        (14, "rt_sigprocmask", rt_sigprocmask),
+        (16, "ioctl", ioctl),
+        (19, "readv", readv),
+        (20, "writev", writev),
+        (22, "pipe", pipe),
+        (24, "sched_yield", sched_yield),
+        (32, "dup", dup),
+        (33, "dup2", dup2),
+        (35, "nanosleep", nanosleep),
+        (39, "getpid", getpid),
+        (60, "exit", exit),
+        (61, "wait4", wait4),
+        (62, "kill", kill),
+        (63, "uname", uname),
+        (72, "fcntl", fcntl),
+        (77, "ftruncate", ftruncate),
+        (79, "getcwd", getcwd),
+        (80, "chdir", chdir),
+        (82, "rename", rename),
+        (83, "mkdir", mkdir),
+        (84, "rmdir", rmdir),
+        (86, "link", link),
+        (87, "unlink", unlink),
+        (88, "symlink", symlink),
+        (89, "readlink", readlink),
+        (90, "chmod", chmod),
+        (95, "umask", umask),
+        (102, "getuid", getuid),
+        (104, "getgid", getgid),
+        (107, "geteuid", getuid),
+        (108, "getegid", getgid),
+        (110, "getppid", getppid),
+        (217, "getdents64", getdents64),
+        (218, "set_tid_address", getpid),
+        (228, "clock_gettime", clock_gettime),
+        (231, "exit_group", exit),
+        (257, "openat", openat),
+        (258, "mkdirat", mkdirat),
+        (262, "newfstatat", newfstatat),
+        (263, "unlinkat", unlinkat),
+        (264, "renameat", renameat),
+        (267, "readlinkat", readlinkat),
+        (292, "dup3", dup3),
+        (293, "pipe2", pipe2),
+        (318, "getrandom", getrandom),
+    ],
+};
+
+fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
+    ctx.sys.procs.with(ctx.pid, |p| p.fds.file(fd as i64))?
+}
+
+/// The directory an `*at` call is relative to.
+fn dir_of(ctx: &Ctx<'_>, dirfd: u64) -> Result<Node> {
+    if dirfd as i64 == AT_FDCWD {
+        return ctx.sys.procs.with(ctx.pid, |p| p.cwd);
+    }
+    let f = file(ctx, dirfd)?;
+    match f.node() {
+        Some(n) if f.kind() == FileType::Directory => Ok(n),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+fn cred(ctx: &Ctx<'_>) -> Result<libos::vfs::Cred> {
+    ctx.sys.procs.with(ctx.pid, |p| p.cred.clone())
+}
+
+fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
+    ctx.sys
+        .procs
+        .with(ctx.pid, |p| p.fds.insert(f, cloexec))?
+        .map(|fd| fd as u64)
+}
+
+fn read(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let f = file(ctx, a[0])?;
+    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(IO_MAX);
+    let mut buf = alloc::vec![0u8; len];
+    let n = f.read(&mut buf)?;
+    ctx.mem.write(a[1], &buf[..n])?;
+    Ok(n as u64)
+}
+
+fn write_all(ctx: &mut Ctx<'_>, f: &OpenFile, data: &[u8]) -> Result<u64> {
+    match f.write(data) {
+        Err(Errno::EPIPE) => {
+            let _ = ctx.sys.procs.raise(ctx.pid, Signal::SIGPIPE);
+            Err(Errno::EPIPE)
+        }
+        other => other.map(|n| n as u64),
+    }
+}
+
+fn write(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let f = file(ctx, a[0])?;
+    let data = ctx.bytes(a[1], a[2].min(IO_MAX as u64), IO_MAX)?;
+    write_all(ctx, &f, &data)
+}
+
+fn iovecs(ctx: &Ctx<'_>, iov: u64, count: u64) -> Result<Vec<(u64, u64)>> {
+    if count > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    (0..count)
+        .map(|i| {
+            let at = iov.checked_add(i * 16).ok_or(Errno::EFAULT)?;
+            Ok((ctx.u64_at(at)?, ctx.u64_at(at + 8)?))
+        })
+        .collect()
+}
+
+fn readv(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let f = file(ctx, a[0])?;
+    let mut total = 0u64;
+    for (base, len) in iovecs(ctx, a[1], a[2])? {
+        let mut buf = alloc::vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(IO_MAX)];
+        let n = f.read(&mut buf)?;
+        ctx.mem.write(base, &buf[..n])?;
+        total += n as u64;
+        if n < buf.len() {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+fn writev(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let f = file(ctx, a[0])?;
+    let mut data = Vec::new();
+    for (base, len) in iovecs(ctx, a[1], a[2])? {
+        data.extend_from_slice(&ctx.bytes(base, len, IO_MAX)?);
+        if data.len() > IO_MAX {
+            return Err(Errno::EINVAL);
+        }
+    }
+    write_all(ctx, &f, &data)
+}
+
+fn do_open(ctx: &mut Ctx<'_>, dirfd: u64, path: u64, flags: u64, mode: u64) -> Result<u64> {
+    let path = ctx.cstr(path)?;
+    let f = abi::open_flags(flags)?;
+    let base = dir_of(ctx, dirfd)?;
+    let cred = cred(ctx)?;
+    let file = ctx
+        .sys
+        .vfs
+        .open(&cred, base, &path, f, (mode & 0o7777) as u32)?;
+    install(ctx, file, f.cloexec)
+}
+
+fn open(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    do_open(ctx, AT_FDCWD as u64, a[0], a[1], a[2])
+}
+
+fn openat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    do_open(ctx, a[0], a[1], a[2], a[3])
+}
+
+fn close(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    ctx.sys
+        .procs
+        .with(ctx.pid, |p| p.fds.close(a[0] as i64))?
+        .map(|()| 0)
+}
+
+fn put_stat(ctx: &mut Ctx<'_>, st: &libos::vfs::node::Stat, at: u64) -> Result<u64> {
+    ctx.mem.write(at, &abi::stat_bytes(st))?;
+    Ok(0)
+}
+
+fn do_stat(ctx: &mut Ctx<'_>, dirfd: u64, path: u64, buf: u64, flags: u64) -> Result<u64> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.cstr(path)?;
+    let st = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd as i64 == AT_FDCWD {
+            let cwd = dir_of(ctx, dirfd)?;
+            ctx.sys.vfs.stat_node(cwd)?
+        } else {
+            file(ctx, dirfd)?.stat()?
+        }
+    } else {
+        let base = dir_of(ctx, dirfd)?;
+        let cred = cred(ctx)?;
+        ctx.sys
+            .vfs
+            .stat(&cred, base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    put_stat(ctx, &st, buf)
+}
+
+fn stat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    do_stat(ctx, AT_FDCWD as u64, a[0], a[1], 0)
+}
+
+fn lstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    do_stat(ctx, AT_FDCWD as u64, a[0], a[1], AT_SYMLINK_NOFOLLOW)
+}
+
+fn newfstatat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    do_stat(ctx, a[0], a[1], a[2], a[3])
+}
+
+fn fstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let f = file(ctx, a[0])?;
+    let st = f.stat().or_else(|_| {
+        // Pipes and other anonymous files describe themselves as FIFOs.
+        Ok::<_, Errno>(libos::vfs::node::Stat {
+            dev: 0,
+            ino: 0,
+            kind: f.kind(),
+            perm: 0o600,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: Default::default(),
+            mtime: Default::default(),
+            ctime: Default::default(),
+        })
+    })?;
+    put_stat(ctx, &st, a[1])
+}
+
+fn lseek(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let whence = match a[2] {
+        0 => Whence::Set,
+        1 => Whence::Current,
+        2 => Whence::End,
+        _ => return Err(Errno::EINVAL),
+    };
+    file(ctx, a[0])?.seek(a[1] as i64, whence)
+}
+
+fn getdents64(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let f = file(ctx, a[0])?;
+    let room = usize::try_from(a[2]).unwrap_or(usize::MAX).min(IO_MAX);
+    let mut out = Vec::new();
+    while let Some(e) = f.read_dir(1)?.into_iter().next() {
+        let next = f.seek(0, Whence::Current)? as i64;
+        let rec = abi::dirent64(e.ino, next, e.kind.dirent_type(), &e.name);
+        if out.len() + rec.len() > room {
+            // Give the entry back for the next call.
+            f.seek(-1, Whence::Current)?;
+            if out.is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        out.extend_from_slice(&rec);
+    }
+    ctx.mem.write(a[1], &out)?;
+    Ok(out.len() as u64)
+}
+
+fn path_arg(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<u8>> {
+    ctx.cstr(addr)
+}
+
+fn with_cwd<R>(
+    ctx: &Ctx<'_>,
+    dirfd: u64,
+    f: impl FnOnce(&libos::vfs::Cred, Node) -> Result<R>,
+) -> Result<R> {
+    let base = dir_of(ctx, dirfd)?;
+    let cred = cred(ctx)?;
+    f(&cred, base)
+}
+
+fn mkdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    mkdirat(ctx, [AT_FDCWD as u64, a[0], a[1], 0, 0, 0])
+}
+
+fn mkdirat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let p = path_arg(ctx, a[1])?;
+    with_cwd(ctx, a[0], |c, n| {
+        ctx.sys.vfs.mkdir(c, n, &p, (a[2] & 0o7777) as u32)
+    })
+    .map(|()| 0)
+}
+
+fn rmdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    unlinkat(ctx, [AT_FDCWD as u64, a[0], AT_REMOVEDIR, 0, 0, 0])
+}
+
+fn unlink(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    unlinkat(ctx, [AT_FDCWD as u64, a[0], 0, 0, 0, 0])
+}
+
+fn unlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if a[2] & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = path_arg(ctx, a[1])?;
+    with_cwd(ctx, a[0], |c, n| {
+        if a[2] & AT_REMOVEDIR != 0 {
+            ctx.sys.vfs.rmdir(c, n, &p)
+        } else {
+            ctx.sys.vfs.unlink(c, n, &p)
+        }
+    })
+    .map(|()| 0)
+}
+
+fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    renameat(ctx, [AT_FDCWD as u64, a[0], AT_FDCWD as u64, a[1], 0, 0])
+}
+
+fn renameat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let (from, to) = (path_arg(ctx, a[1])?, path_arg(ctx, a[3])?);
+    if a[0] != a[2] && (a[0] as i64 != AT_FDCWD || a[2] as i64 != AT_FDCWD) {
+        // Different bases: resolve both against the caller's view.
+        let (fb, tb) = (dir_of(ctx, a[0])?, dir_of(ctx, a[2])?);
+        let c = cred(ctx)?;
+        let mut abs_to = ctx.sys.vfs.path_of(tb)?;
+        if !to.starts_with(b"/") {
+            abs_to.push(b'/');
+            abs_to.extend_from_slice(&to);
+        } else {
+            abs_to = to;
+        }
+        return ctx.sys.vfs.rename(&c, fb, &from, &abs_to).map(|()| 0);
+    }
+    with_cwd(ctx, a[0], |c, n| ctx.sys.vfs.rename(c, n, &from, &to)).map(|()| 0)
+}
+
+fn link(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let (old, new) = (path_arg(ctx, a[0])?, path_arg(ctx, a[1])?);
+    with_cwd(ctx, AT_FDCWD as u64, |c, n| {
+        ctx.sys.vfs.link(c, n, &old, &new)
+    })
+    .map(|()| 0)
+}
+
+fn symlink(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let (target, path) = (path_arg(ctx, a[0])?, path_arg(ctx, a[1])?);
+    with_cwd(ctx, AT_FDCWD as u64, |c, n| {
+        ctx.sys.vfs.symlink(c, n, &target, &path)
+    })
+    .map(|()| 0)
+}
+
+fn readlink(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    readlinkat(ctx, [AT_FDCWD as u64, a[0], a[1], a[2], 0, 0])
+}
+
+fn readlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if a[3] as i64 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = path_arg(ctx, a[1])?;
+    let target = with_cwd(ctx, a[0], |c, n| ctx.sys.vfs.readlink(c, n, &p))?;
+    let n = target
+        .len()
+        .min(usize::try_from(a[3]).unwrap_or(usize::MAX));
+    ctx.mem.write(a[2], &target[..n])?;
+    Ok(n as u64)
+}
+
+fn chmod(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let p = path_arg(ctx, a[0])?;
+    with_cwd(ctx, AT_FDCWD as u64, |c, n| {
+        ctx.sys.vfs.chmod(c, n, &p, (a[1] & 0o7777) as u32)
+    })
+    .map(|()| 0)
+}
+
+fn umask(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let new = (a[0] & 0o777) as u32;
+    let old = ctx
+        .sys
+        .procs
+        .with(ctx.pid, |p| core::mem::replace(&mut p.umask, new))?;
+    ctx.sys.vfs.set_umask(new);
+    Ok(u64::from(old))
+}
+
+fn ftruncate(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    file(ctx, a[0])?.truncate(a[1]).map(|()| 0)
+}
+
+fn getcwd(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let cwd = ctx.sys.procs.with(ctx.pid, |p| p.cwd)?;
+    let mut path = ctx.sys.vfs.path_of(cwd)?;
+    path.push(0);
+    if path.len() as u64 > a[1] {
+        return Err(Errno::ERANGE);
+    }
+    ctx.mem.write(a[0], &path)?;
+    Ok(path.len() as u64)
+}
+
+fn chdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let p = path_arg(ctx, a[0])?;
+    ctx.sys.procs.chdir(ctx.pid, &p).map(|()| 0)
+}
+
+fn getpid(ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
+    Ok(u64::from(ctx.pid))
+}
+
+fn getppid(ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
+    ctx.sys.procs.with(ctx.pid, |p| u64::from(p.ppid))
+}
+
+fn getuid(ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
+    ctx.sys.procs.with(ctx.pid, |p| u64::from(p.cred.uid))
+}
+
+fn getgid(ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
+    ctx.sys.procs.with(ctx.pid, |p| u64::from(p.cred.gid))
+}
+
+fn exit(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    ctx.sys
+        .procs
+        .exit(ctx.pid, ExitStatus::Exited(a[0] as u8))
+        .map(|()| 0)
+}
+
+fn wait4(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const WNOHANG: u64 = 1;
+    if a[2] & !(WNOHANG | 2 | 8) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = a[0] as i64 as i32;
+    let which = match pid {
+        -1 => WaitFor::Any,
+        0 => WaitFor::Group(ctx.sys.procs.with(ctx.pid, |p| p.pgid)?),
+        p if p < -1 => WaitFor::Group(p.unsigned_abs()),
+        p => WaitFor::Pid(p as u32),
+    };
+    match ctx.sys.procs.wait(ctx.pid, which, a[2] & WNOHANG != 0)? {
+        None => Ok(0),
+        Some((child, status)) => {
+            if a[1] != 0 {
+                ctx.mem.write(a[1], &status.wait_status().to_le_bytes())?;
+            }
+            Ok(u64::from(child))
+        }
+    }
+}
+
+fn kill(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let sig = match a[1] {
+        0 => None,
+        n => Some(Signal::new(n as u32)?),
+    };
+    let pid = a[0] as i64 as i32;
+    let target = match pid {
+        -1 => KillTarget::All,
+        0 => KillTarget::Group(ctx.sys.procs.with(ctx.pid, |p| p.pgid)?),
+        p if p < -1 => KillTarget::Group(p.unsigned_abs()),
+        p => KillTarget::Pid(p as u32),
+    };
+    let c = cred(ctx)?;
+    ctx.sys.procs.kill(&c, target, sig).map(|()| 0)
+}
+
+fn rt_sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const SA_RESTART: u64 = 0x1000_0000;
+    const SA_NODEFER: u64 = 0x4000_0000;
+    const SA_RESETHAND: u64 = 0x8000_0000;
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = Signal::new(a[0] as u32)?;
+    let new = if a[1] == 0 {
+        None
+    } else {
+        let (handler, flags, mask) = (
+            ctx.u64_at(a[1])?,
+            ctx.u64_at(a[1] + 8)?,
+            ctx.u64_at(a[1] + 24)?,
+        );
+        Some(match handler {
+            0 => Disposition::Default,
+            1 => Disposition::Ignore,
+            entry => Disposition::Handler {
+                entry,
+                mask: SigSet(mask).blockable(),
+                reset: flags & SA_RESETHAND != 0,
+                nodefer: flags & SA_NODEFER != 0,
+                restart: flags & SA_RESTART != 0,
+            },
+        })
+    };
+    let old = ctx.sys.procs.sigaction(ctx.pid, sig, new)?;
+    if a[2] != 0 {
+        let (handler, flags, mask) = match old {
+            Disposition::Default => (0, 0, 0),
+            Disposition::Ignore => (1, 0, 0),
+            Disposition::Handler {
+                entry,
+                mask,
+                reset,
+                nodefer,
+                restart,
+            } => {
+                let mut f = 0;
+                if reset {
+                    f |= SA_RESETHAND;
+                }
+                if nodefer {
+                    f |= SA_NODEFER;
+                }
+                if restart {
+                    f |= SA_RESTART;
+                }
+                (entry, f, mask.0)
+            }
+        };
+        let mut out = [0u8; 32];
+        out[0..8].copy_from_slice(&handler.to_le_bytes());
+        out[8..16].copy_from_slice(&flags.to_le_bytes());
+        out[24..32].copy_from_slice(&mask.to_le_bytes());
+        ctx.mem.write(a[2], &out)?;
+    }
+    Ok(0)
+}
+
+fn rt_sigprocmask(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = if a[1] == 0 {
+        None
+    } else {
+        Some(SigSet(ctx.u64_at(a[1])?))
+    };
+    let old = ctx.sys.procs.sigprocmask(ctx.pid, a[0] as u32, set)?;
+    if a[2] != 0 {
+        ctx.mem.write(a[2], &old.0.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+fn ioctl(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const TCGETS: u64 = 0x5401;
+    const TIOCGWINSZ: u64 = 0x5413;
+    let f = file(ctx, a[0])?;
+    let tty = f.special().is_some_and(|s| s.is_tty());
+    match a[1] {
+        TCGETS | TIOCGWINSZ if !tty => Err(Errno::ENOTTY),
+        TCGETS => {
+            // struct termios (60 bytes): ICRNL | IXON, OPOST | ONLCR,
+            // B38400 | CS8 | CREAD, ISIG | ICANON | ECHO | ECHOE | IEXTEN.
+            let mut t = [0u8; 60];
+            t[0..4].copy_from_slice(&0o2400u32.to_le_bytes());
+            t[4..8].copy_from_slice(&0o5u32.to_le_bytes());
+            t[8..12].copy_from_slice(&0o277u32.to_le_bytes());
+            t[12..16].copy_from_slice(&0o105073u32.to_le_bytes());
+            ctx.mem.write(a[2], &t)?;
+            Ok(0)
+        }
+        TIOCGWINSZ => {
+            let mut w = [0u8; 8];
+            w[0..2].copy_from_slice(&24u16.to_le_bytes());
+            w[2..4].copy_from_slice(&80u16.to_le_bytes());
+            ctx.mem.write(a[2], &w)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn pipe(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    pipe2(ctx, [a[0], 0, 0, 0, 0, 0])
+}
+
+fn pipe2(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    use abi::o;
+    if a[1] & !(o::CLOEXEC | o::NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (nonblock, cloexec) = (a[1] & o::NONBLOCK != 0, a[1] & o::CLOEXEC != 0);
+    let (r, w) = libos::pipe::pipe();
+    let vfs = Arc::clone(&ctx.sys.vfs);
+    let rf = Arc::new(OpenFile::anonymous(
+        Arc::clone(&vfs),
+        r,
+        OpenFlags {
+            nonblock,
+            ..OpenFlags::READ
+        },
+        FileType::Fifo,
+    ));
+    let wf = Arc::new(OpenFile::anonymous(
+        vfs,
+        w,
+        OpenFlags {
+            nonblock,
+            ..OpenFlags::WRITE
+        },
+        FileType::Fifo,
+    ));
+    // Check the pointer before installing anything.
+    ctx.mem.write(a[0], &[0u8; 8])?;
+    let rfd = install(ctx, rf, cloexec)?;
+    let wfd = match install(ctx, wf, cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = ctx.sys.procs.with(ctx.pid, |p| p.fds.close(rfd as i64));
+            return Err(e);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
+    out[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
+    ctx.mem.write(a[0], &out)?;
+    Ok(0)
+}
+
+fn sched_yield(_ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
+    libos::wait::pause();
+    Ok(0)
+}
+
+fn dup(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    ctx.sys
+        .procs
+        .with(ctx.pid, |p| p.fds.dup(a[0] as i64))?
+        .map(|fd| fd as u64)
+}
+
+fn dup2(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    ctx.sys
+        .procs
+        .with(ctx.pid, |p| p.fds.dup2(a[0] as i64, a[1] as i64, false))?
+        .map(|fd| fd as u64)
+}
+
+fn dup3(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if a[0] == a[1] || a[2] & !abi::o::CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.sys
+        .procs
+        .with(ctx.pid, |p| {
+            p.fds
+                .dup2(a[0] as i64, a[1] as i64, a[2] & abi::o::CLOEXEC != 0)
+        })?
+        .map(|fd| fd as u64)
+}
+
+fn fcntl(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const F_DUPFD: u64 = 0;
+    const F_GETFD: u64 = 1;
+    const F_SETFD: u64 = 2;
+    const F_GETFL: u64 = 3;
+    const F_SETFL: u64 = 4;
+    const F_DUPFD_CLOEXEC: u64 = 1030;
+    let fd = a[0] as i64;
+    match a[1] {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let f = file(ctx, a[0])?;
+            let min = usize::try_from(a[2]).map_err(|_| Errno::EINVAL)?;
+            ctx.sys
+                .procs
+                .with(ctx.pid, |p| {
+                    p.fds.insert_from(min, f, a[1] == F_DUPFD_CLOEXEC)
+                })?
+                .map(|fd| fd as u64)
+        }
+        F_GETFD => ctx
+            .sys
+            .procs
+            .with(ctx.pid, |p| p.fds.get(fd).map(|e| u64::from(e.cloexec)))?,
+        F_SETFD => ctx
+            .sys
+            .procs
+            .with(ctx.pid, |p| p.fds.set_cloexec(fd, a[2] & 1 != 0))?
+            .map(|()| 0),
+        F_GETFL => Ok(abi::status_flags(file(ctx, a[0])?.flags())),
+        F_SETFL => {
+            file(ctx, a[0])?.set_status(a[2] & abi::o::APPEND != 0, a[2] & abi::o::NONBLOCK != 0);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn clock_gettime(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let t = match a[0] {
+        0 | 5 => ctx.sys.clock.now(),
+        1 | 4 | 6 | 7 => libos::vfs::node::Timespec::from_nanos(ctx.sys.clock.uptime_ns()),
+        _ => return Err(Errno::EINVAL),
+    };
+    ctx.mem.write(a[1], &abi::timespec(t.sec, t.nsec))?;
+    Ok(0)
+}
+
+fn nanosleep(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let (sec, nsec) = (ctx.u64_at(a[0])? as i64, ctx.u64_at(a[0] + 8)?);
+    if sec < 0 || nsec >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    let ns = (sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec);
+    libos::time::sleep(&*ctx.sys.clock, ns);
+    Ok(0)
+}
+
+fn uname(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let c = libos::vfs::Cred::root();
+    let root = ctx.sys.vfs.root();
+    let host = ctx
+        .sys
+        .vfs
+        .open(&c, root, b"/sys/kernel/hostname", OpenFlags::READ, 0)
+        .and_then(|f| {
+            let mut b = [0u8; 64];
+            let n = f.read(&mut b)?;
+            Ok(b[..n]
+                .iter()
+                .copied()
+                .take_while(|&c| c != b'\n')
+                .collect::<Vec<u8>>())
+        })
+        .unwrap_or_else(|_| b"exo".to_vec());
+    let u = abi::utsname([
+        b"Linux",
+        &host,
+        b"6.1.0-exo",
+        b"#1 SMP exo libOS",
+        b"x86_64",
+        b"(none)",
+    ]);
+    ctx.mem.write(a[0], &u)?;
+    Ok(0)
+}
+
+fn getrandom(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const GRND_NONBLOCK: u64 = 1;
+    const GRND_RANDOM: u64 = 2;
+    if a[2] & !(GRND_NONBLOCK | GRND_RANDOM) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = usize::try_from(a[1])
+        .unwrap_or(usize::MAX)
+        .min(PATH_MAX * 8);
+    let c = libos::vfs::Cred::root();
+    let f = ctx
+        .sys
+        .vfs
+        .open(&c, ctx.sys.vfs.root(), b"/dev/urandom", OpenFlags::READ, 0)?;
+    let mut buf = alloc::vec![0u8; len];
+    let n = f.read(&mut buf)?;
+    ctx.mem.write(a[0], &buf[..n])?;
+    Ok(n as u64)
+}

@@ -1,0 +1,43 @@
+//! The Linux personality: the x86_64 Linux system-call ABI over the exo
+//! libOS.
+//!
+//! [`TABLE`] maps Linux call numbers to handlers that translate arguments
+//! (flags, `AT_*` directory descriptors, user pointers) into libOS calls
+//! and results back into Linux's layouts (`struct stat`,
+//! `linux_dirent64`, `utsname`, `timespec`, `k_sigaction`). [`result`]
+//! applies Linux's convention: a value, or `-errno` with Linux's numbers.
+//! Unknown numbers give `-ENOSYS`. `docs/PERSONALITIES.md` lists every
+//! call's status.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod abi;
+mod calls;
+
+use exo_personality::{Ctx, Table};
+use libos::Result;
+
+pub use calls::TABLE;
+
+/// Linux's result convention: the value, or `-errno`.
+#[must_use]
+pub fn result(r: Result<u64>) -> i64 {
+    match r {
+        Ok(v) => v as i64,
+        Err(e) => -i64::from(e.linux()),
+    }
+}
+
+/// Runs Linux system call `number` for the process in `ctx`.
+pub fn syscall(ctx: &mut Ctx<'_>, number: u64, args: [u64; 6]) -> i64 {
+    result(TABLE.dispatch(ctx, number, args))
+}
+
+/// The personality's table (for `/proc` and tracing).
+#[must_use]
+pub fn table() -> &'static Table {
+    &TABLE
+}

@@ -1,0 +1,187 @@
+//! The aarch64 boot scenarios `cargo xtask test` runs after the x86_64
+//! ones: QEMU `virt` through UEFI (EDK2), each a kernel command line (read
+//! from `EFI/exo/cmdline.txt` on the ESP image), a machine, and what the
+//! serial log and exit status must show.
+//!
+//! Exit statuses: success powers off through PSCI SYSTEM_OFF, so QEMU
+//! exits 0; a failed self-test or a failed boot exits 35 and a panic or
+//! exception 37 through semihosting `SYS_EXIT` (the statuses x86_64's
+//! `isa-debug-exit` gives). QEMU therefore runs with semihosting enabled
+//! and the command line carries `semihosting`, which is what allows the
+//! kernel to use it.
+
+use crate::scenarios::BOOT_MARKER;
+use crate::{Aarch64Machine, Expect};
+use hal::ExitCode;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// QEMU's exit status after PSCI SYSTEM_OFF.
+pub const POWER_OFF_STATUS: i32 = 0;
+
+/// The word that lets the kernel exit through semihosting.
+pub const SEMIHOSTING_OPTION: &str = "semihosting";
+
+/// The machine every scenario uses unless it needs another: `virt` with
+/// ACPI off, so the firmware publishes the device tree.
+pub const DEFAULT_MACHINE: &str = "virt,acpi=off";
+
+/// The CPU every scenario uses unless it needs another (the issue's
+/// reference core; it has no RNDR, so the capability key is jitter-seeded).
+pub const DEFAULT_CPU: &str = "cortex-a72";
+
+/// One aarch64 boot test.
+#[derive(Clone, Debug)]
+pub struct Aarch64Scenario {
+    /// Short name, printed in results.
+    pub name: &'static str,
+    /// Kernel command line, without [`SEMIHOSTING_OPTION`].
+    pub cmdline: &'static str,
+    /// The `-machine` argument.
+    pub machine: &'static str,
+    /// The `-cpu` argument.
+    pub cpu: &'static str,
+    /// Requirements.
+    pub expect: Expect,
+    /// Hard limit on the run.
+    pub timeout: Duration,
+}
+
+impl Aarch64Scenario {
+    /// The command line written to the ESP: the scenario's, plus
+    /// [`SEMIHOSTING_OPTION`].
+    pub fn command_line(&self) -> String {
+        format!("{} {SEMIHOSTING_OPTION}", self.cmdline)
+            .trim()
+            .to_string()
+    }
+
+    /// How to start QEMU for it, booting `image`.
+    pub fn machine(&self, image: PathBuf) -> Aarch64Machine {
+        Aarch64Machine {
+            image,
+            memory_mib: 256,
+            machine: self.machine.to_string(),
+            cpu: self.cpu.to_string(),
+            semihosting: true,
+            interactive: false,
+        }
+    }
+}
+
+fn lines(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Lines no successful boot may print (a device-tree warning included:
+/// QEMU's tree is complete).
+fn crash_lines() -> Vec<String> {
+    lines(&[
+        "!!! EXCEPTION",
+        "!!! KERNEL PANIC",
+        "FAILED",
+        "WARN  exo_kernel: DT:",
+    ])
+}
+
+fn self_test_pass(extra: &[&str]) -> Expect {
+    let mut required = lines(&[
+        BOOT_MARKER,
+        "UEFI application started",
+        "console /pl011@9000000 attached",
+        "replayed",
+        "generic timer: CNTFRQ_EL0",
+        "self-tests:",
+        " 0 failed",
+    ]);
+    required.extend(lines(extra));
+    Expect {
+        status: POWER_OFF_STATUS,
+        lines: required,
+        absent: crash_lines(),
+    }
+}
+
+fn crash(extra: &[&str]) -> Expect {
+    let mut required = lines(&[BOOT_MARKER]);
+    required.extend(lines(extra));
+    Expect {
+        status: ExitCode::Panic.qemu_status(),
+        lines: required,
+        absent: lines(&["self-tests:"]),
+    }
+}
+
+/// Every aarch64 scenario, in the order they run.
+pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
+    let timeout = Duration::from_secs(60);
+    vec![
+        Aarch64Scenario {
+            name: "aarch64 self-tests (EL1, GICv2)",
+            cmdline: "test",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            expect: self_test_pass(&[
+                "started at EL1",
+                "DT: console /pl011@9000000 (stdout-path): PL011 at 0x9000000",
+                "DT: interrupt controller /intc@8000000: GICv2",
+                "DT: timer: arm,armv8-timer",
+                "DT: PSCI 1.0 via hvc",
+                "DT: memory: 256 MiB",
+                "GIC: hardware reports architecture v2",
+                "capability mint",
+            ]),
+            timeout,
+        },
+        Aarch64Scenario {
+            name: "aarch64 self-tests (EL2 drop, GICv3)",
+            cmdline: "test",
+            machine: "virt,acpi=off,virtualization=on,gic-version=3",
+            cpu: DEFAULT_CPU,
+            expect: self_test_pass(&[
+                "started at EL2",
+                "entered at EL2, dropped to EL1",
+                "DT: interrupt controller /intc@8000000: GICv3",
+                "GIC: hardware reports architecture v3",
+                "DT: PSCI 1.0 via smc",
+            ]),
+            timeout,
+        },
+        Aarch64Scenario {
+            name: "aarch64 panic exits 37",
+            cmdline: "crash=panic",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            expect: crash(&["!!! KERNEL PANIC at", "deliberate panic"]),
+            timeout,
+        },
+        Aarch64Scenario {
+            name: "aarch64 data abort exits 37",
+            cmdline: "crash=pagefault",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            expect: crash(&["!!! EXCEPTION: synchronous from EL1", "(data abort)"]),
+            timeout,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenarios_pass_semihosting_and_have_unique_names() {
+        let all = aarch64_scenarios();
+        for s in &all {
+            assert!(s.command_line().ends_with(SEMIHOSTING_OPTION), "{}", s.name);
+            assert!(s.machine.contains("acpi=off"), "{}", s.name);
+            assert!(s.name.starts_with("aarch64 "), "{}", s.name);
+            assert!(s.machine(PathBuf::from("x.img")).semihosting);
+        }
+        let mut names: Vec<_> = all.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+}
