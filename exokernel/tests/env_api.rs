@@ -1162,3 +1162,50 @@ fn env_wait_reports_how_a_child_ended() {
         Err(Error::WrongKind)
     );
 }
+
+#[test]
+fn reflect_all_sends_every_call_to_the_handler_and_tls_follows_the_environment() {
+    let (mut k, mut ctx, ids) = boot(2);
+    let flags = exo_abi::upcall_flags::REFLECT_ALL;
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, UPCALL_STACK, 8]
+        ),
+        Err(Error::InvalidArgument)
+    );
+    assert_eq!(
+        sys(
+            &mut k,
+            &mut ctx,
+            call::UPCALL_REGISTER,
+            &[HANDLER, UPCALL_STACK, flags]
+        ),
+        Ok(0)
+    );
+    // A Linux `write` (1) is exo's ENV_EXIT: reflected, not executed.
+    ctx.rip = 0x40_1004;
+    ctx.call(1, &[1, 0x40_2000, 5]);
+    assert_eq!(k.syscall(&mut ctx), Next::Resume);
+    assert_eq!((ctx.rip, ctx.r[1]), (HANDLER, exo_abi::upcall::SYSCALL));
+    let frame = ctx.r[2];
+    assert_eq!(frame_words(&mut k, ids[0], frame)[1], 1, "the number");
+    assert_eq!(k.live_envs(), 2, "nothing exited");
+    // Inside the handler, exo calls are native.
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_SELF, &[]),
+        Ok(u64::from(ids[0].0))
+    );
+    assert_eq!(sys(&mut k, &mut ctx, call::TLS_SET, &[0x7000_0000]), Ok(0));
+    assert_eq!(k.platform().tls, 0x7000_0000);
+    ctx.call(call::UPCALL_RETURN, &[frame]);
+    k.syscall(&mut ctx);
+    assert_eq!(ctx.rip, 0x40_1004);
+    // The thread pointer is per environment.
+    run(&mut k, &mut ctx, ids[1]);
+    assert_eq!(k.platform().tls, 0, "the other environment's (unset)");
+    run(&mut k, &mut ctx, ids[0]);
+    assert_eq!(k.platform().tls, 0x7000_0000);
+}

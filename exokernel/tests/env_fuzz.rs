@@ -29,7 +29,8 @@ fn interesting(pick: u8, raw: u64, handles: &[u64]) -> u64 {
     }
 }
 
-const CALLS: [u64; 32] = [
+const CALLS: [u64; 33] = [
+    call::TLS_SET,
     call::IPC_REPLY_RECV,
     call::SLICE_ASSIGN,
     call::YIELD_TO,

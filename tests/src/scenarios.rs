@@ -331,6 +331,21 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
+            name: "static Linux binary via the personality",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["linuxrun"],
+            icount: false,
+            expect: environments_pass(&[
+                "linuxrun: starting a",
+                "hello from Linux hello argc=1 on Linux x86_64, pid 2",
+                "env 0 (linuxrun) exited with status 7",
+            ]),
+            timeout,
+        },
+        Scenario {
             name: "kernel-path timing (icount)",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,

@@ -70,6 +70,7 @@ pub struct X86 {
 
 impl Platform for X86 {
     type Space = AddressSpace;
+    type Fpu = cpu::FpuState;
     const ELF_MACHINE: u16 = EM_X86_64;
 
     fn new_space(&mut self) -> Result<AddressSpace, MapError> {
@@ -158,6 +159,18 @@ impl Platform for X86 {
         copied
     }
 
+    fn set_tls(&mut self, base: u64) {
+        cpu::set_fs_base(base);
+    }
+
+    fn save_fpu(&mut self, fpu: &mut cpu::FpuState) {
+        fpu.save();
+    }
+
+    fn restore_fpu(&mut self, fpu: &cpu::FpuState) {
+        fpu.restore();
+    }
+
     fn irq_lines(&self) -> u32 {
         ioapic::lines()
     }
@@ -174,6 +187,7 @@ impl Platform for X86 {
 /// Builds the exokernel over `caps` and installs the trap handlers.
 pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: bool) {
     paging::init();
+    cpu::enable_user_fpu();
     trap::init_syscall();
     let config = KernelConfig {
         frame_quota: 4096,

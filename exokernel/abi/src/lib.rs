@@ -22,8 +22,8 @@ pub mod call {
     pub const YIELD: u64 = 0x02;
     /// The caller's environment id: `() -> id`.
     pub const ENV_SELF: u64 = 0x03;
-    /// Register the upcall handler: `(entry, stack_top) -> 0`; `(0, 0)`
-    /// removes it.
+    /// Register the upcall handler: `(entry, stack_top, upcall_flags) ->
+    /// 0`; `(0, 0, 0)` removes it.
     pub const UPCALL_REGISTER: u64 = 0x04;
     /// Leave an upcall handler, resuming the (possibly edited) context in
     /// its frame: `(frame_ptr) -> !`.
@@ -54,6 +54,9 @@ pub mod call {
     /// `(ptr, len, offset) -> bytes copied` (at most 1024 per call; 0 at
     /// the end).
     pub const LOG_READ: u64 = 0x0e;
+    /// Set the environment's thread pointer (x86_64 `FS_BASE`, aarch64
+    /// `TPIDR_EL0`), kept per environment: `(base) -> 0`.
+    pub const TLS_SET: u64 = 0x0f;
     /// Allocate physically contiguous frames: `(count, flags) -> handle`.
     pub const FRAME_ALLOC: u64 = 0x10;
     /// Free frames from `FRAME_ALLOC`, revoking and unmapping every
@@ -108,7 +111,7 @@ pub mod call {
     /// Unmask a line after servicing it: `(line) -> 0`.
     pub const IRQ_ACK: u64 = 0x43;
     /// Every call, by name (for documentation checks and tracing).
-    pub const ALL: [(&str, u64); 36] = [
+    pub const ALL: [(&str, u64); 37] = [
         ("DEBUG_WRITE", DEBUG_WRITE),
         ("ENV_EXIT", ENV_EXIT),
         ("YIELD", YIELD),
@@ -124,6 +127,7 @@ pub mod call {
         ("RANDOM_GET", RANDOM_GET),
         ("ENV_WAIT", ENV_WAIT),
         ("LOG_READ", LOG_READ),
+        ("TLS_SET", TLS_SET),
         ("FRAME_ALLOC", FRAME_ALLOC),
         ("FRAME_FREE", FRAME_FREE),
         ("MAP", MAP),
@@ -192,6 +196,17 @@ pub mod upcall {
     pub const FRAME_BYTES: usize = FRAME_WORDS * 8;
     /// Index of the first context word.
     pub const CONTEXT: usize = 5;
+}
+
+/// `flags` of `UPCALL_REGISTER`.
+pub mod upcall_flags {
+    /// Reflect *every* system call made outside the handler as a `SYSCALL`
+    /// upcall, not only unknown numbers: how a personality runs a foreign
+    /// binary whose call numbers overlap exo's. Calls from inside the
+    /// handler stay native exo calls.
+    pub const REFLECT_ALL: u64 = 1 << 0;
+    /// Every defined bit.
+    pub const ALL: u64 = REFLECT_ALL;
 }
 
 /// `access` words for `MAP` and `PROTECT` (pages are always readable).

@@ -44,6 +44,9 @@ pub use usercopy::{copy_in, copy_out};
 pub trait Platform {
     /// One environment's address space.
     type Space: AddressSpaceOps;
+    /// One environment's floating-point/vector registers (`()` where the
+    /// platform has none to switch).
+    type Fpu: Default + Copy + fmt::Debug;
     /// `e_machine` of the ELF images this machine runs.
     const ELF_MACHINE: u16;
 
@@ -77,6 +80,13 @@ pub trait Platform {
     /// Copies the kernel's log (the early boot ring) from byte `offset`
     /// into `buf`; returns how many bytes were copied.
     fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize;
+    /// Saves the CPU's floating-point/vector registers into `fpu`.
+    fn save_fpu(&mut self, fpu: &mut Self::Fpu);
+    /// Loads the CPU's floating-point/vector registers from `fpu`.
+    fn restore_fpu(&mut self, fpu: &Self::Fpu);
+    /// Loads the running environment's thread pointer (x86_64 `FS_BASE`,
+    /// aarch64 `TPIDR_EL0`).
+    fn set_tls(&mut self, base: u64);
     /// Interrupt lines that can be routed to environments.
     fn irq_lines(&self) -> u32;
     /// Routes `line` (level- or edge-triggered, active low or high) to the
@@ -226,7 +236,7 @@ struct Allocation {
 
 /// One environment.
 #[derive(Debug)]
-struct Env<S, C> {
+struct Env<S, C, F> {
     id: EnvId,
     name: ArrayString<32>,
     space: S,
@@ -246,6 +256,10 @@ struct Env<S, C> {
     pending_irqs: u64,
     /// Lines delivered as upcalls rather than `IRQ_WAIT` notifications.
     irq_upcalls: u64,
+    /// Its thread pointer (`TLS_SET`), loaded whenever it runs.
+    tls: u64,
+    /// Its floating-point/vector registers while it is not running.
+    fpu: F,
     /// The root of the environment capabilities naming this environment
     /// (held by its creator), revoked when it ends so no stale capability
     /// can reach a later environment that reuses the id.
@@ -259,7 +273,7 @@ pub struct Kernel<P: Platform, C: UserContext> {
     root: RootAuthority,
     drbg: crate::entropy::Drbg,
     config: KernelConfig,
-    envs: Vec<Option<Env<P::Space, C>>>,
+    envs: Vec<Option<Env<P::Space, C, P::Fpu>>>,
     current: Option<EnvId>,
     /// Whose address space is loaded (may outlive `current` while idle).
     active: Option<EnvId>,
@@ -400,11 +414,11 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         Ok(checked)
     }
 
-    fn env(&self, env: EnvId) -> Option<&Env<P::Space, C>> {
+    fn env(&self, env: EnvId) -> Option<&Env<P::Space, C, P::Fpu>> {
         self.envs.get(env.0 as usize)?.as_ref()
     }
 
-    fn env_mut(&mut self, env: EnvId) -> Option<&mut Env<P::Space, C>> {
+    fn env_mut(&mut self, env: EnvId) -> Option<&mut Env<P::Space, C, P::Fpu>> {
         self.envs.get_mut(env.0 as usize)?.as_mut()
     }
 
@@ -517,6 +531,12 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
     /// vector (a direct switch donates the rest of the slice).
     fn switch_to(&mut self, env: EnvId, context: &mut C) -> Next {
         let same = self.current == Some(env);
+        if self.active != Some(env)
+            && let Some(prev) = self.active
+            && let Some(p) = self.envs.get_mut(prev.0 as usize).and_then(Option::as_mut)
+        {
+            self.platform.save_fpu(&mut p.fpu);
+        }
         let Some(e) = self.envs.get_mut(env.0 as usize).and_then(Option::as_mut) else {
             return Next::Idle;
         };
@@ -525,6 +545,8 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         self.current = Some(env);
         let switched = if self.active != Some(env) {
             self.platform.activate(&e.space);
+            self.platform.set_tls(e.tls);
+            self.platform.restore_fpu(&e.fpu);
             self.active = Some(env);
             true
         } else {

@@ -172,6 +172,8 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             grace: false,
             pending_irqs: 0,
             irq_upcalls: 0,
+            tls: 0,
+            fpu: P::Fpu::default(),
             handle_root: None,
         });
         Ok(id)

@@ -30,6 +30,17 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         }
         let number = context.syscall_number();
         let a = context.syscall_args();
+        // A personality asked for every call from outside its handler.
+        let reflect = self
+            .env(me)
+            .is_some_and(|e| !e.in_upcall && e.upcall.is_some_and(|h| h.reflect_all));
+        if reflect
+            && self
+                .deliver_upcall(me, context, exo_abi::upcall::SYSCALL, [number, 0, 0, 0])
+                .is_ok()
+        {
+            return Next::Resume;
+        }
         let result = match number {
             call::ENV_EXIT => {
                 self.destroy(me, ExitReason::Exited(a[0]));
@@ -54,7 +65,14 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
                     }
                 };
             }
-            call::UPCALL_REGISTER => self.upcall_register(me, a[0], a[1]),
+            call::UPCALL_REGISTER => self.upcall_register(me, a[0], a[1], a[2]),
+            call::TLS_SET => {
+                if let Some(e) = self.env_mut(me) {
+                    e.tls = a[0];
+                }
+                self.platform.set_tls(a[0]);
+                Ok(0)
+            }
             call::IRQ_WAIT => return self.irq_wait(me, context),
             call::YIELD_TO => return self.yield_to(me, a[0], context),
             call::ENV_DESTROY => return self.env_destroy(me, a[0], context),

@@ -30,6 +30,8 @@ const _: () = assert!(
 pub(super) struct Handler {
     pub(super) entry: u64,
     pub(super) stack_top: u64,
+    /// Every system call from outside the handler is reflected.
+    pub(super) reflect_all: bool,
 }
 
 impl<P: Platform, C: UserContext> Kernel<P, C> {
@@ -39,7 +41,11 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         me: EnvId,
         entry: u64,
         stack_top: u64,
+        flags: u64,
     ) -> Result<u64, Error> {
+        if flags & !exo_abi::upcall_flags::ALL != 0 {
+            return Err(Error::InvalidArgument);
+        }
         let start = <P::Space as AddressSpaceOps>::USER_START;
         let end = <P::Space as AddressSpaceOps>::USER_END;
         let e = self.env_mut(me).ok_or(Error::NoSuchEnvironment)?;
@@ -55,7 +61,11 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         {
             return Err(Error::InvalidArgument);
         }
-        e.upcall = Some(Handler { entry, stack_top });
+        e.upcall = Some(Handler {
+            entry,
+            stack_top,
+            reflect_all: flags & exo_abi::upcall_flags::REFLECT_ALL != 0,
+        });
         Ok(0)
     }
 

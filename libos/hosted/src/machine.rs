@@ -240,6 +240,8 @@ pub struct Model {
     pub echo: bool,
     /// The active address space (its root frame), if any.
     pub active: Option<u64>,
+    /// The loaded thread pointer.
+    pub tls: u64,
     /// Routed lines: (level, active low, masked).
     pub routed: BTreeMap<u32, (bool, bool, bool)>,
     next_space: u64,
@@ -255,6 +257,7 @@ impl Model {
             console: Vec::new(),
             echo: false,
             active: None,
+            tls: 0,
             routed: BTreeMap::new(),
             next_space: 0,
             booted: Instant::now(),
@@ -264,6 +267,7 @@ impl Model {
 
 impl Platform for Model {
     type Space = ModelSpace;
+    type Fpu = ();
     const ELF_MACHINE: u16 = EM_X86_64;
 
     fn new_space(&mut self) -> Result<ModelSpace, MapError> {
@@ -314,6 +318,11 @@ impl Platform for Model {
             let _ = std::io::stderr().write_all(bytes);
         }
     }
+    fn set_tls(&mut self, base: u64) {
+        self.tls = base;
+    }
+    fn save_fpu(&mut self, _fpu: &mut ()) {}
+    fn restore_fpu(&mut self, _fpu: &()) {}
     fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize {
         // The hosted machine's log is its console.
         let start = usize::try_from(offset)

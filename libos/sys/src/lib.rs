@@ -14,7 +14,7 @@
 #[cfg(all(feature = "rt", target_arch = "x86_64", target_os = "none"))]
 extern crate alloc;
 
-pub use exo_abi::{CapInfo, Error, NO_CAP, access, call, irq_flags, rights, upcall};
+pub use exo_abi::{CapInfo, Error, NO_CAP, access, call, irq_flags, rights, upcall, upcall_flags};
 
 #[cfg(all(target_arch = "x86_64", target_os = "none"))]
 mod raw;

@@ -141,7 +141,18 @@ pub fn ipc_reply(to: u64, message: &Message) -> Result<(), Error> {
 /// `extern "C" fn(kind: u64, frame: *mut u64) -> !` and ends with
 /// [`upcall_return`].
 pub fn upcall_register(entry: u64, stack_top: u64) -> Result<u64, Error> {
-    syscall(call::UPCALL_REGISTER, &[entry, stack_top])
+    syscall(call::UPCALL_REGISTER, &[entry, stack_top, 0])
+}
+
+/// [`upcall_register`] with `exo_abi::upcall_flags` (e.g. `REFLECT_ALL`
+/// for a personality running a foreign binary).
+pub fn upcall_register_with(entry: u64, stack_top: u64, flags: u64) -> Result<u64, Error> {
+    syscall(call::UPCALL_REGISTER, &[entry, stack_top, flags])
+}
+
+/// Sets this environment's thread pointer (`FS_BASE`).
+pub fn tls_set(base: u64) -> Result<u64, Error> {
+    syscall(call::TLS_SET, &[base])
 }
 
 /// Leaves an upcall handler, resuming the context in `frame`.

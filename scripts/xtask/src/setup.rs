@@ -27,6 +27,8 @@ const PACKAGES: &[&str] = &[
     "e2fsprogs",
     // BPF test programs (`clang -target bpf`).
     "clang",
+    // Static Linux programs for the Linux personality (musl-gcc).
+    "musl-tools",
 ];
 
 /// Files whose presence shows the packages are installed.
@@ -44,6 +46,7 @@ const PROBES: &[&str] = &[
     "/usr/sbin/mkfs.ext2",
     "/usr/sbin/debugfs",
     "/usr/bin/clang",
+    "/usr/bin/musl-gcc",
 ];
 
 const RUST_TARGETS: &[&str] = &[

@@ -65,3 +65,68 @@ pub fn frame_pointer() -> u64 {
 pub fn fault_address() -> u64 {
     x86_64::registers::control::Cr2::read_raw()
 }
+
+/// Sets `FS_BASE` (the user thread pointer; the kernel itself never uses
+/// FS). Non-canonical values are refused silently: writing one would fault.
+pub fn set_fs_base(base: u64) {
+    let canonical = base < 0x0000_8000_0000_0000 || base >= 0xffff_8000_0000_0000;
+    if canonical {
+        x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(base));
+    }
+}
+
+/// Lets user code use x87/SSE: CR0.MP set and EM clear, CR4.OSFXSR and
+/// OSXMMEXCPT set. The kernel itself is built without SSE, so it never
+/// touches these registers; environments' vector state is saved and
+/// restored with [`FpuState`] when the CPU switches between them.
+pub fn enable_user_fpu() {
+    use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+    // SAFETY: setting MP/clearing EM and enabling FXSR/XMM exceptions only
+    // changes how x87/SSE instructions behave; the kernel executes none.
+    unsafe {
+        Cr0::update(|f| {
+            f.insert(Cr0Flags::MONITOR_COPROCESSOR);
+            f.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED);
+        });
+        Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
+    }
+}
+
+/// One environment's x87/SSE registers, in `FXSAVE` layout.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub struct FpuState([u8; 512]);
+
+impl Default for FpuState {
+    /// The state after `FNINIT` with SSE exceptions masked: FCW 0x37F,
+    /// MXCSR 0x1F80, everything else zero.
+    fn default() -> Self {
+        let mut s = [0u8; 512];
+        s[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        s[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        Self(s)
+    }
+}
+
+impl core::fmt::Debug for FpuState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FpuState { .. }")
+    }
+}
+
+impl FpuState {
+    /// Saves the CPU's x87/SSE registers here.
+    pub fn save(&mut self) {
+        // SAFETY: FXSAVE writes 512 bytes to a 16-byte-aligned buffer,
+        // which `self` is; `enable_user_fpu` made the instruction legal.
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) };
+    }
+
+    /// Loads the CPU's x87/SSE registers from here.
+    pub fn restore(&self) {
+        // SAFETY: FXRSTOR reads 512 bytes from a 16-byte-aligned buffer
+        // holding a valid image (the default, or one FXSAVE wrote; MXCSR
+        // reserved bits are never set by either).
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack)) };
+    }
+}

@@ -456,6 +456,25 @@ impl FdTable {
         Ok(new)
     }
 
+    /// Installs `file` at descriptor `fd` (closing what was there), as
+    /// `dup2` does with an existing descriptor.
+    ///
+    /// # Errors
+    /// `EBADF` for `fd` out of range.
+    pub fn dup2_file(&mut self, fd: usize, file: Arc<OpenFile>) -> Result<usize> {
+        if fd >= MAX_FDS {
+            return Err(Errno::EBADF);
+        }
+        if fd >= self.slots.len() {
+            self.slots.resize(fd + 1, None);
+        }
+        self.slots[fd] = Some(FdEntry {
+            file,
+            cloexec: false,
+        });
+        Ok(fd)
+    }
+
     /// Closes every close-on-exec descriptor (at `exec`).
     pub fn close_on_exec(&mut self) {
         for slot in &mut self.slots {
