@@ -266,6 +266,9 @@ struct Env<S, C, F> {
     handle_root: Option<(EnvId, CapHandle)>,
 }
 
+/// An environment as a kernel over platform `P` keeps it.
+type EnvOf<P, C> = Env<<P as Platform>::Space, C, <P as Platform>::Fpu>;
+
 /// The exokernel: every environment, the capability system, the scheduler.
 pub struct Kernel<P: Platform, C: UserContext> {
     platform: P,
@@ -273,7 +276,7 @@ pub struct Kernel<P: Platform, C: UserContext> {
     root: RootAuthority,
     drbg: crate::entropy::Drbg,
     config: KernelConfig,
-    envs: Vec<Option<Env<P::Space, C, P::Fpu>>>,
+    envs: Vec<Option<EnvOf<P, C>>>,
     current: Option<EnvId>,
     /// Whose address space is loaded (may outlive `current` while idle).
     active: Option<EnvId>,
@@ -414,11 +417,11 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         Ok(checked)
     }
 
-    fn env(&self, env: EnvId) -> Option<&Env<P::Space, C, P::Fpu>> {
+    fn env(&self, env: EnvId) -> Option<&EnvOf<P, C>> {
         self.envs.get(env.0 as usize)?.as_ref()
     }
 
-    fn env_mut(&mut self, env: EnvId) -> Option<&mut Env<P::Space, C, P::Fpu>> {
+    fn env_mut(&mut self, env: EnvId) -> Option<&mut EnvOf<P, C>> {
         self.envs.get_mut(env.0 as usize)?.as_mut()
     }
 

@@ -69,7 +69,7 @@ pub fn fault_address() -> u64 {
 /// Sets `FS_BASE` (the user thread pointer; the kernel itself never uses
 /// FS). Non-canonical values are refused silently: writing one would fault.
 pub fn set_fs_base(base: u64) {
-    let canonical = base < 0x0000_8000_0000_0000 || base >= 0xffff_8000_0000_0000;
+    let canonical = !(0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&base);
     if canonical {
         x86_64::registers::model_specific::FsBase::write(x86_64::VirtAddr::new(base));
     }

@@ -150,9 +150,16 @@ extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
     exo_sys::upcall_return(frame)
 }
 
-/// Maps the program's loadable segments; returns (entry, phdr address,
-/// phnum, regions).
-fn load() -> Result<(u64, u64, u64, Vec<(u64, u64)>), &'static str> {
+/// What loading produced.
+struct Loaded {
+    entry: u64,
+    phdr: u64,
+    phnum: u64,
+    regions: Vec<(u64, u64)>,
+}
+
+/// Maps the program's loadable segments.
+fn load() -> Result<Loaded, &'static str> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(PROGRAM).map_err(|_| "not an ELF file")?;
     let mut regions = Vec::new();
     let mut phdr = 0;
@@ -192,7 +199,12 @@ fn load() -> Result<(u64, u64, u64, Vec<(u64, u64)>), &'static str> {
         }
         regions.push((start, end));
     }
-    Ok((file.ehdr.e_entry, phdr, file.ehdr.e_phnum as u64, regions))
+    Ok(Loaded {
+        entry: file.ehdr.e_entry,
+        phdr,
+        phnum: file.ehdr.e_phnum as u64,
+        regions,
+    })
 }
 
 /// Builds the initial stack; returns the stack pointer (argc at it).
@@ -240,7 +252,12 @@ fn main(_env: u64) -> u64 {
         println!("linuxrun: libOS boot failed");
         return 1;
     };
-    let (entry, phdr, phnum, mut regions) = match load() {
+    let Loaded {
+        entry,
+        phdr,
+        phnum,
+        mut regions,
+    } = match load() {
         Ok(v) => v,
         Err(e) => {
             println!("linuxrun: loading failed: {e}");
