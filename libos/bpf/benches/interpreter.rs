@@ -1,6 +1,6 @@
-//! Interpreter throughput on a 1,000-iteration loop (7 instructions per
-//! iteration, about 7,000 executed per run), next to rbpf's interpreter
-//! running the same bytecode.
+//! Interpreter and JIT throughput on a 1,000-iteration loop (7
+//! instructions per iteration, about 7,000 executed per run), next to
+//! rbpf's interpreter running the same bytecode.
 //!
 //! `cargo bench -p exo-bpf --bench interpreter`
 #![allow(missing_docs)]
@@ -61,6 +61,19 @@ fn bench(c: &mut Criterion) {
     group.bench_function("exo_bpf", |b| {
         b.iter(|| vm.run(black_box(&program), Input::default()).expect("runs"));
     });
+    #[cfg(all(
+        feature = "jit",
+        feature = "std",
+        target_arch = "x86_64",
+        target_os = "linux"
+    ))]
+    {
+        let jit = exo_bpf::JitProgram::compile_host(&program).expect("JIT compiles");
+        assert_eq!(vm.run_jit(&jit, Input::default()), Ok(ours));
+        group.bench_function("exo_bpf_jit", |b| {
+            b.iter(|| vm.run_jit(black_box(&jit), Input::default()).expect("runs"));
+        });
+    }
     let rbpf_vm = rbpf::EbpfVmNoData::new(Some(&code)).expect("rbpf loads");
     group.bench_function("rbpf", |b| {
         b.iter(|| black_box(&rbpf_vm).execute_program().expect("runs"));

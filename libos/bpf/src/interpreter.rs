@@ -2,7 +2,7 @@
 //!
 //! The loop keeps the eleven registers in a 16-entry array indexed with
 //! `r & 15` (so the index is provably in bounds and needs no check), fetches
-//! one [`Op`] per step and dispatches it with a single `match`. Loads and
+//! one `Op` per step and dispatches it with a single `match`. Loads and
 //! stores go through [`Memory`]'s checked accessors. A BPF-to-BPF call
 //! saves the return slot and the callee-saved `r6`–`r9` and gives the
 //! callee the next 512-byte stack frame (at most [`MAX_FRAMES`] deep,
@@ -176,6 +176,20 @@ impl Vm {
     /// # Errors
     /// Any [`ExecError`].
     pub fn run(&mut self, program: &Program, input: Input<'_, '_>) -> Result<u64, ExecError> {
+        self.with_memory(program, input, |memory, budget| {
+            execute(program.ops(), memory, budget)
+        })
+    }
+
+    /// Builds the run's [`Memory`] from `input` (after checking the context
+    /// and filling in the packet fields) and calls `engine` with it and the
+    /// budget.
+    pub(crate) fn with_memory(
+        &mut self,
+        program: &Program,
+        input: Input<'_, '_>,
+        engine: impl FnOnce(&mut Memory<'_, '_>, u64) -> Result<u64, ExecError>,
+    ) -> Result<u64, ExecError> {
         let layout = program.context_layout();
         let mut no_context = [0u8; 0];
         let mut no_packet = [0u8; 0];
@@ -208,7 +222,11 @@ impl Vm {
             regions: input.regions.unwrap_or(&mut no_regions),
             maps: input.maps,
         };
-        execute(program.ops(), &mut memory, self.budget)
+        // Frames are zeroed on entry: no run can read another's stack bytes.
+        if let Some(frame) = memory.stack.get_mut(..STACK_SIZE) {
+            frame.fill(0);
+        }
+        engine(&mut memory, self.budget)
     }
 }
 
@@ -226,7 +244,7 @@ fn jmp32(cond: JmpCond, a: u64, b: u64) -> bool {
     cond.holds(Width::W32, a, b)
 }
 
-fn atomic<const N: usize>(
+pub(crate) fn atomic_update<const N: usize>(
     memory: &mut Memory<'_, '_>,
     regs: &mut [u64; 16],
     op: AtomicOp,
@@ -268,10 +286,6 @@ fn atomic<const N: usize>(
 
 /// The interpreter loop.
 fn execute(ops: &[Op], memory: &mut Memory<'_, '_>, budget: u64) -> Result<u64, ExecError> {
-    // Frames are zeroed on entry: no run can read another's stack bytes.
-    if let Some(frame) = memory.stack.get_mut(..STACK_SIZE) {
-        frame.fill(0);
-    }
     let mut regs = [0u64; 16];
     regs[1] = context_address(0);
     regs[10] = frame_pointer(0);
@@ -517,11 +531,11 @@ fn execute(ops: &[Op], memory: &mut Memory<'_, '_>, budget: u64) -> Result<u64, 
             Op::Stx64 { d, s, off } => store!(d, off, regs[r(s)], 8),
             Op::Atomic32 { op, d, s, off } => {
                 let at = addr(regs[r(d)], off);
-                atomic::<4>(memory, &mut regs, op, at, r(s)).map_err(fault)?;
+                atomic_update::<4>(memory, &mut regs, op, at, r(s)).map_err(fault)?;
             }
             Op::Atomic64 { op, d, s, off } => {
                 let at = addr(regs[r(d)], off);
-                atomic::<8>(memory, &mut regs, op, at, r(s)).map_err(fault)?;
+                atomic_update::<8>(memory, &mut regs, op, at, r(s)).map_err(fault)?;
             }
             Op::Lddw { d, k } => {
                 regs[r(d)] = k;

@@ -1,9 +1,10 @@
 //! An embeddable eBPF runtime: the RFC 9669 instruction set, a streaming
-//! verifier, an interpreter and maps, in safe `no_std` Rust.
+//! verifier, an interpreter, an x86_64 JIT and maps, in `no_std` Rust
+//! that is safe outside one small module of the JIT.
 //!
 //! # Design
 //!
-//! * **Instruction set** ([`isa`], [`decode`]): every instruction of RFC 9669
+//! * **Instruction set** ([`isa`], [`decode`](mod@decode)): every instruction of RFC 9669
 //!   (including the v4 additions: signed division and modulo, sign-extending
 //!   moves and loads, unconditional byte swaps, `gotol`, and all atomics) is
 //!   one value of the typed [`Insn`] enum. Decoding refuses unknown opcodes,
@@ -26,8 +27,20 @@
 //! * **Memory** ([`memory`]): programs see virtual addresses that a tiny
 //!   region table maps onto Rust slices (context, stack frames, packet, map
 //!   values, embedder regions); every access is bounds-checked, so even an
-//!   unverified program cannot touch memory it was not lent. The crate is
-//!   `#![forbid(unsafe_code)]`.
+//!   unverified program cannot touch memory it was not lent.
+//! * **JIT** ([`jit`], feature `jit`, x86_64 only): the lowered ops
+//!   translated to machine code by a small hand-written encoder. Loads,
+//!   stores, atomics and helper calls leave the generated code for the
+//!   same checked accessors the interpreter uses, so JIT-compiled
+//!   programs are exactly as memory safe as interpreted ones; results,
+//!   errors and the instruction budget match the interpreter's exactly
+//!   (a differential test and a property test check this).
+//! * **Unsafe code**: the crate is `#![deny(unsafe_code)]`, and exactly
+//!   one module overrides that: the JIT's `executable` leaf, which owns
+//!   the W^X code buffers (`mmap`/`mprotect` on a Linux host, or an
+//!   embedder's [`jit::CodeMemory`]) and the call into generated code;
+//!   every `unsafe` block there carries a `SAFETY` comment. Builds
+//!   without the `jit` feature contain no `unsafe` at all.
 //! * **Maps** ([`maps`]): array and pre-allocated open-addressing hash maps
 //!   behind the [`Map`] trait, reachable from programs through the standard
 //!   helpers 1, 2 and 3 ([`Helpers::with_maps`]).
@@ -56,10 +69,20 @@
 //!
 //! # Features
 //!
-//! `std` (off by default) is reserved for host conveniences; the runtime
-//! itself needs only `alloc`.
+//! * `full` (default): `jit` and `std`: the JIT with host (`mmap`) code
+//!   memory.
+//! * `embedded` (use with `--no-default-features`): the interpreter only.
+//!   Everything is allocated at load time: [`Program::load`] builds the
+//!   ops, [`Vm::new`] the stack, maps their whole storage when created;
+//!   running a program and every map helper allocate nothing, so an
+//!   embedder can serve the loads from a fixed pool and then close it.
+//! * `jit`: the x86_64 JIT, without host code memory (bring a
+//!   [`jit::CodeMemory`]).
+//! * `std`: host conveniences; the runtime itself needs only `alloc`.
+//!
+//! [`HAS_JIT`] says whether a build contains the JIT.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -73,6 +96,8 @@ pub mod elf;
 pub mod helpers;
 pub mod interpreter;
 pub mod isa;
+#[cfg(all(feature = "jit", target_arch = "x86_64"))]
+pub mod jit;
 pub mod maps;
 pub mod memory;
 pub mod program;
@@ -88,3 +113,10 @@ pub use maps::{ArrayMap, HashMap, Map, MapDef, MapError, MapKind, MapSet};
 pub use memory::{Memory, MemoryFault, Region};
 pub use program::{CompileError, CompileErrorKind, Config, LoadError, Program};
 pub use verifier::{VerifyError, VerifyErrorKind, VerifyStats, verify};
+
+#[cfg(all(feature = "jit", target_arch = "x86_64"))]
+pub use jit::{JitError, JitProgram};
+
+/// Whether this build contains the JIT compiler (feature `jit` on an
+/// x86_64 target).
+pub const HAS_JIT: bool = cfg!(all(feature = "jit", target_arch = "x86_64"));

@@ -239,12 +239,72 @@ fn check(code: &[u8]) -> Result<bool, String> {
         let input = Input::context(&mut ctx)
             .with_packet(&mut packet)
             .with_maps(&mut maps);
-        match Vm::new().with_budget(100_000).run(&program, input) {
+        let result = Vm::new().with_budget(100_000).run(&program, input);
+        match result {
             Ok(_) | Err(ExecError::BudgetExhausted { .. }) => {}
             Err(e) => return Err(format!("accepted program failed at run time: {e}")),
         }
+        jit_agrees(&program, len, result, &ctx, &packet, &maps)?;
     }
     Ok(true)
+}
+
+/// In builds with the JIT: runs `program` JIT-compiled on the same input
+/// as the interpreter run that gave `result` and left `ctx`, `packet` and
+/// `maps` behind, and compares all four.
+#[cfg(all(
+    feature = "jit",
+    feature = "std",
+    target_arch = "x86_64",
+    target_os = "linux"
+))]
+fn jit_agrees(
+    program: &Program,
+    len: usize,
+    result: Result<u64, ExecError>,
+    ctx: &[u8],
+    packet: &[u8],
+    maps: &MapSet,
+) -> Result<(), String> {
+    // The interpreter's map state before this run: replay the earlier runs.
+    let mut jit_maps = self::maps();
+    let jit = exo_bpf::JitProgram::compile_host(program).map_err(|e| e.to_string())?;
+    let mut jit_result = Err(ExecError::PacketTooLarge);
+    let (mut jit_ctx, mut jit_packet) = ([0u8; 24], Vec::new());
+    for l in [0usize, 3, 16, 64].into_iter().take_while(|&l| l <= len) {
+        jit_ctx = [0x5au8; 24];
+        jit_packet = (0..l as u8).collect();
+        let input = Input::context(&mut jit_ctx)
+            .with_packet(&mut jit_packet)
+            .with_maps(&mut jit_maps);
+        jit_result = Vm::new().with_budget(100_000).run_jit(&jit, input);
+    }
+    let values = |m: &MapSet| m.get(0).map(|m| exo_bpf::Map::values(m).to_vec());
+    if (jit_result, &jit_ctx[..], &jit_packet[..], values(&jit_maps))
+        != (result, ctx, packet, values(maps))
+    {
+        return Err(format!(
+            "JIT and interpreter disagree: {jit_result:?} vs {result:?}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(all(
+    feature = "jit",
+    feature = "std",
+    target_arch = "x86_64",
+    target_os = "linux"
+)))]
+fn jit_agrees(
+    _: &Program,
+    _: usize,
+    _: Result<u64, ExecError>,
+    _: &[u8],
+    _: &[u8],
+    _: &MapSet,
+) -> Result<(), String> {
+    Ok(())
 }
 
 #[test]

@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use exo_bpf::isa::{AluOp, Width};
 use exo_bpf::{
-    ArgType, Config, ContextLayout, ExecError, Helper, HelperProto, Helpers, Input, MapSet, Memory,
-    Program, RetType, Vm, semantics,
+    ArgType, Config, ContextLayout, ExecError, Helper, HelperProto, Helpers, MapSet, Memory,
+    Program, RetType, semantics,
 };
 use proptest::prelude::*;
 
@@ -513,7 +513,7 @@ fn helper_calls_get_five_arguments() {
         context: ContextLayout::default(),
     };
     let program = Program::load(&code, &config).unwrap();
-    assert_eq!(Vm::new().run(&program, Input::default()).unwrap(), 54321);
+    assert_eq!(run_both(&program).unwrap(), 54321);
 }
 
 #[test]

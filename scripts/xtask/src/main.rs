@@ -455,6 +455,23 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
     sh(cargo().arg("test").args(HOST_PACKAGES))?;
+    // The BPF runtime's embedded profile (interpreter only, no JIT): its own
+    // lint and test run, and a bare-metal build on both kernel targets.
+    const BPF_EMBEDDED: [&str; 4] = ["-p", "exo-bpf", "--no-default-features", "--features"];
+    sh(cargo().arg("clippy").args(BPF_EMBEDDED).args([
+        "embedded",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().arg("test").args(BPF_EMBEDDED).arg("embedded"))?;
+    for target in ["x86_64-unknown-none", "aarch64-unknown-none"] {
+        sh(cargo()
+            .arg("build")
+            .args(BPF_EMBEDDED)
+            .args(["embedded", "--target", target]))?;
+    }
     // Smoke run of the hosted-VFS benchmark (the full run is `xtask bench`).
     sh(cargo()
         .env("EXO_BENCH_ITERS", "2000")

@@ -152,6 +152,25 @@ pub fn config<'a>(helpers: &'a Helpers, maps: &'a MapSet, context: ContextLayout
     }
 }
 
+/// Runs `program` with no input on the interpreter and, in builds with the
+/// JIT, JIT-compiled too, asserting both give the same result: every
+/// program the semantics tests run this way is a differential test.
+pub fn run_both(program: &Program) -> Result<u64, ExecError> {
+    let interpreted = Vm::new().run(program, Input::default());
+    #[cfg(all(
+        feature = "jit",
+        feature = "std",
+        target_arch = "x86_64",
+        target_os = "linux"
+    ))]
+    {
+        let jit = exo_bpf::JitProgram::compile_host(program).expect("the JIT compiles it");
+        let jitted = Vm::new().run_jit(&jit, Input::default());
+        assert_eq!(interpreted, jitted, "interpreter and JIT disagree");
+    }
+    interpreted
+}
+
 /// Verifies, loads and runs `code` with no context and no maps.
 pub fn run(code: &[u8]) -> Result<u64, ExecError> {
     try_run(code).unwrap_or_else(|e| panic!("load failed: {e}"))
@@ -161,7 +180,7 @@ pub fn try_run(code: &[u8]) -> Result<Result<u64, ExecError>, LoadError> {
     let helpers = Helpers::with_maps();
     let maps = MapSet::new();
     let program = Program::load(code, &config(&helpers, &maps, ContextLayout::default()))?;
-    Ok(Vm::new().run(&program, Input::default()))
+    Ok(run_both(&program))
 }
 
 /// Loads `code` without verifying it and runs it.
@@ -171,7 +190,7 @@ pub fn run_unverified(code: &[u8]) -> Result<u64, ExecError> {
     let program =
         Program::load_unverified(code, &config(&helpers, &maps, ContextLayout::default()))
             .unwrap_or_else(|e| panic!("load failed: {e}"));
-    Vm::new().run(&program, Input::default())
+    run_both(&program)
 }
 
 /// Verifies `code` with no context and the map helpers over `maps`.

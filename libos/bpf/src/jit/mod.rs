@@ -1,0 +1,142 @@
+//! A JIT compiler from the lowered ops to x86_64 machine code.
+//!
+//! The JIT starts where the interpreter starts: from a loaded (verified
+//! and lowered) [`Program`]. Each op becomes a short machine-code
+//! sequence (module `x86_64`); ALU operations, byte swaps, sign extensions,
+//! jumps and BPF-to-BPF calls run natively, with RFC 9669's results for
+//! division by zero, `MIN / -1` and shift amounts reproduced exactly.
+//!
+//! # Memory safety
+//!
+//! Generated code never dereferences a program address. Every load,
+//! store and atomic is a call into module `runtime`, which performs it through
+//! the same bounds-checked [`Memory`](crate::Memory) accessors the
+//! interpreter uses: stack frames, context, packet, map values and
+//! embedder regions are reached exactly as in the interpreter, a bad
+//! address is the same [`ExecError::Memory`], and this holds whether or
+//! not the program was verified. (Trusting the verifier's in-bounds
+//! proofs to emit direct accesses is the obvious next speed-up; it is not
+//! done, so a verifier bug cannot become a JIT memory-safety bug.) Helper
+//! calls go through the same trampoline. The instruction budget is
+//! charged per straight-line segment with the interpreter's exact
+//! outcome, so a JIT-compiled program cannot hang its host either.
+//!
+//! The one `unsafe` module, `executable`, holds the W^X code buffers
+//! and the call into generated code.
+
+mod encoder;
+#[allow(unsafe_code)]
+mod executable;
+mod runtime;
+mod x86_64;
+
+use alloc::boxed::Box;
+
+#[cfg(all(feature = "std", target_os = "linux"))]
+pub use executable::HostCodeMemory;
+pub use executable::{CodeMemory, ExecutableCode};
+
+use crate::interpreter::{ExecError, Input, Vm};
+use crate::program::Program;
+
+/// Why a program could not be JIT-compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JitError {
+    /// An op the JIT does not translate (never produced by the lowering).
+    #[error("unsupported operation")]
+    Unsupported,
+    /// The program has more slots than the JIT addresses.
+    #[error("program too large")]
+    TooLarge,
+    /// The [`CodeMemory`] could not provide executable memory.
+    #[error("no executable memory")]
+    NoMemory,
+}
+
+/// A program compiled to machine code, with the program it came from.
+#[derive(Debug)]
+pub struct JitProgram {
+    program: Program,
+    code: Box<dyn ExecutableCode>,
+    code_len: usize,
+}
+
+impl JitProgram {
+    /// Translates `program` and installs the code through `memory`.
+    ///
+    /// # Errors
+    /// Any [`JitError`].
+    pub fn compile(program: &Program, memory: &dyn CodeMemory) -> Result<JitProgram, JitError> {
+        let bytes = x86_64::translate(program.ops())?;
+        let code = memory.install(&bytes)?;
+        Ok(JitProgram {
+            program: program.clone(),
+            code,
+            code_len: bytes.len(),
+        })
+    }
+
+    /// [`JitProgram::compile`] with the host's `mmap`.
+    ///
+    /// # Errors
+    /// Any [`JitError`].
+    #[cfg(all(feature = "std", target_os = "linux"))]
+    pub fn compile_host(program: &Program) -> Result<JitProgram, JitError> {
+        JitProgram::compile(program, &HostCodeMemory)
+    }
+
+    /// The program it was compiled from.
+    #[must_use]
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Bytes of machine code.
+    #[must_use]
+    pub fn code_len(&self) -> usize {
+        self.code_len
+    }
+}
+
+impl Vm {
+    /// Runs JIT-compiled `program` and returns its `r0`: the same result,
+    /// error and side effects as [`Vm::run`] on the program it was
+    /// compiled from.
+    ///
+    /// # Errors
+    /// Any [`ExecError`].
+    pub fn run_jit(
+        &mut self,
+        program: &JitProgram,
+        input: Input<'_, '_>,
+    ) -> Result<u64, ExecError> {
+        let ops = program.program.ops();
+        self.with_memory(&program.program, input, |memory, budget| {
+            let mut env = runtime::Env {
+                saved: [0; 8],
+                status: runtime::STATUS_OK,
+                pc: 0,
+                remaining: 0,
+                depth: 0,
+                budget,
+                saved_rsp: 0,
+                memory,
+                ops,
+                error: None,
+            };
+            let r0 = executable::enter(program.code.as_ref(), &mut env);
+            match env.status {
+                runtime::STATUS_OK => Ok(r0),
+                runtime::STATUS_BUDGET => Err(ExecError::BudgetExhausted {
+                    pc: (env.pc + env.remaining) as usize,
+                }),
+                runtime::STATUS_BAD_PC => Err(ExecError::BadPc {
+                    pc: env.pc as usize,
+                }),
+                _ => Err(env.error.unwrap_or(ExecError::BadPc {
+                    pc: env.pc as usize,
+                })),
+            }
+        })
+    }
+}

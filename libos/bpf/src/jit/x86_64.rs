@@ -1,0 +1,687 @@
+//! Translating lowered ops to x86_64 machine code.
+//!
+//! # Register assignment
+//!
+//! BPF `r0`-`r5` live in `rax`, `rdi`, `rsi`, `rdx`, `rcx`, `r8` (the
+//! System V argument registers, as in Linux's JIT), `r6`-`r9` in the
+//! callee-saved `rbx`, `r13`, `r14`, `r15`, and `r10` in `rbp`. `r12` holds
+//! the [`Env`](super::runtime::Env) pointer, `r9` the remaining
+//! instruction budget, and `r10`/`r11` are scratch.
+//!
+//! # Instruction budget
+//!
+//! The interpreter charges one unit per executed op. The JIT charges a
+//! whole *segment* at its first op: a segment is a run of register-only
+//! ops ending with the first op that can branch, call, exit, touch memory
+//! or fail, and a new one starts at every jump or call target. If the
+//! budget does not cover the segment, the run stops with
+//! [`ExecError::BudgetExhausted`](crate::ExecError::BudgetExhausted) at
+//! the op the interpreter would have stopped at (segment start plus the
+//! budget left); as everything before the segment's last op only changes
+//! registers, which a failed run does not return, the outcome is the
+//! interpreter's exactly, side effects included.
+//!
+//! # Memory and calls
+//!
+//! Loads, stores, atomics, helper calls and the frame set-up of a
+//! BPF-to-BPF call are *callouts* into [`super::runtime`]: the
+//! caller-saved registers are spilled into the environment, the callout
+//! runs, they are restored, and a non-zero status word leaves through the
+//! epilogue (which resets `rsp` from the environment, so leaving from a
+//! nested BPF-to-BPF call needs no unwinding). A BPF-to-BPF call is a
+//! native `call`, with `r6`-`r10` pushed around it; the pushes keep the
+//! host stack 16-byte aligned at every callout.
+
+use alloc::vec::Vec;
+
+use super::JitError;
+use super::encoder::{
+    Alu, Asm, Cond, Label, R8, R9, R10, R11, R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI,
+    RSP, Rm, Shift, Size,
+};
+use super::runtime::{self, Env};
+use crate::compile::Op;
+use crate::isa::{AluOp, AtomicOp, JmpCond};
+use crate::memory::{context_address, frame_pointer};
+
+/// Host register of each BPF register.
+const BPF: [u8; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
+/// Caller-saved host registers that carry state, spilled around callouts.
+pub(crate) const SPILLED: [u8; 7] = [RAX, RDI, RSI, RDX, RCX, R8, R9];
+const ENV: u8 = R12;
+const BUDGET: u8 = R9;
+const T1: u8 = R10;
+const T2: u8 = R11;
+
+// Frame pointers are `frame_pointer(0) + depth << 32`; the return path of
+// a BPF-to-BPF call computes them that way.
+const _: () = assert!(frame_pointer(1) - frame_pointer(0) == 1 << 32);
+
+/// A second operand.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    K(u64),
+    X(u8),
+}
+
+/// An argument of a callout, loaded into `rdx`, `rcx`, `r8` in turn.
+#[derive(Clone, Copy, Debug)]
+enum Arg {
+    /// A BPF register's value.
+    Reg(u8),
+    /// A BPF register plus an offset.
+    Addr(u8, i16),
+    /// A constant.
+    Imm(u64),
+}
+
+type Callout1 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64) -> u64;
+type Callout2 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64) -> u64;
+type Callout3 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64, u64) -> u64;
+type Callout4 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64, u64, u64) -> u64;
+
+fn host(r: u8) -> Result<u8, JitError> {
+    BPF.get(usize::from(r))
+        .copied()
+        .ok_or(JitError::Unsupported)
+}
+
+fn alu_of(op: Op) -> Option<(AluOp, Size, u8, Src)> {
+    use AluOp::*;
+    use Size::{D, Q};
+    use Src::{K, X};
+    let k32 = |k: u32| K(u64::from(k));
+    Some(match op {
+        Op::Add64K { d, k } => (Add, Q, d, K(k)),
+        Op::Add64X { d, s } => (Add, Q, d, X(s)),
+        Op::Sub64K { d, k } => (Sub, Q, d, K(k)),
+        Op::Sub64X { d, s } => (Sub, Q, d, X(s)),
+        Op::Mul64K { d, k } => (Mul, Q, d, K(k)),
+        Op::Mul64X { d, s } => (Mul, Q, d, X(s)),
+        Op::Div64K { d, k } => (Div, Q, d, K(k)),
+        Op::Div64X { d, s } => (Div, Q, d, X(s)),
+        Op::SDiv64K { d, k } => (SDiv, Q, d, K(k)),
+        Op::SDiv64X { d, s } => (SDiv, Q, d, X(s)),
+        Op::Mod64K { d, k } => (Mod, Q, d, K(k)),
+        Op::Mod64X { d, s } => (Mod, Q, d, X(s)),
+        Op::SMod64K { d, k } => (SMod, Q, d, K(k)),
+        Op::SMod64X { d, s } => (SMod, Q, d, X(s)),
+        Op::Or64K { d, k } => (Or, Q, d, K(k)),
+        Op::Or64X { d, s } => (Or, Q, d, X(s)),
+        Op::And64K { d, k } => (And, Q, d, K(k)),
+        Op::And64X { d, s } => (And, Q, d, X(s)),
+        Op::Lsh64K { d, k } => (Lsh, Q, d, k32(k)),
+        Op::Lsh64X { d, s } => (Lsh, Q, d, X(s)),
+        Op::Rsh64K { d, k } => (Rsh, Q, d, k32(k)),
+        Op::Rsh64X { d, s } => (Rsh, Q, d, X(s)),
+        Op::Arsh64K { d, k } => (Arsh, Q, d, k32(k)),
+        Op::Arsh64X { d, s } => (Arsh, Q, d, X(s)),
+        Op::Xor64K { d, k } => (Xor, Q, d, K(k)),
+        Op::Xor64X { d, s } => (Xor, Q, d, X(s)),
+        Op::Mov64K { d, k } => (Mov, Q, d, K(k)),
+        Op::Mov64X { d, s } => (Mov, Q, d, X(s)),
+        Op::Add32K { d, k } => (Add, D, d, k32(k)),
+        Op::Add32X { d, s } => (Add, D, d, X(s)),
+        Op::Sub32K { d, k } => (Sub, D, d, k32(k)),
+        Op::Sub32X { d, s } => (Sub, D, d, X(s)),
+        Op::Mul32K { d, k } => (Mul, D, d, k32(k)),
+        Op::Mul32X { d, s } => (Mul, D, d, X(s)),
+        Op::Div32K { d, k } => (Div, D, d, k32(k)),
+        Op::Div32X { d, s } => (Div, D, d, X(s)),
+        Op::SDiv32K { d, k } => (SDiv, D, d, k32(k)),
+        Op::SDiv32X { d, s } => (SDiv, D, d, X(s)),
+        Op::Mod32K { d, k } => (Mod, D, d, k32(k)),
+        Op::Mod32X { d, s } => (Mod, D, d, X(s)),
+        Op::SMod32K { d, k } => (SMod, D, d, k32(k)),
+        Op::SMod32X { d, s } => (SMod, D, d, X(s)),
+        Op::Or32K { d, k } => (Or, D, d, k32(k)),
+        Op::Or32X { d, s } => (Or, D, d, X(s)),
+        Op::And32K { d, k } => (And, D, d, k32(k)),
+        Op::And32X { d, s } => (And, D, d, X(s)),
+        Op::Lsh32K { d, k } => (Lsh, D, d, k32(k)),
+        Op::Lsh32X { d, s } => (Lsh, D, d, X(s)),
+        Op::Rsh32K { d, k } => (Rsh, D, d, k32(k)),
+        Op::Rsh32X { d, s } => (Rsh, D, d, X(s)),
+        Op::Arsh32K { d, k } => (Arsh, D, d, k32(k)),
+        Op::Arsh32X { d, s } => (Arsh, D, d, X(s)),
+        Op::Xor32K { d, k } => (Xor, D, d, k32(k)),
+        Op::Xor32X { d, s } => (Xor, D, d, X(s)),
+        Op::Mov32K { d, k } => (Mov, D, d, k32(k)),
+        Op::Mov32X { d, s } => (Mov, D, d, X(s)),
+        _ => return None,
+    })
+}
+
+fn branch_of(op: Op) -> Option<(JmpCond, Size, u8, Src, u32)> {
+    use JmpCond::*;
+    use Size::{D, Q};
+    use Src::{K, X};
+    Some(match op {
+        Op::JeqK { d, k, t } => (Eq, Q, d, K(k), t),
+        Op::JeqX { d, s, t } => (Eq, Q, d, X(s), t),
+        Op::JgtK { d, k, t } => (Gt, Q, d, K(k), t),
+        Op::JgtX { d, s, t } => (Gt, Q, d, X(s), t),
+        Op::JgeK { d, k, t } => (Ge, Q, d, K(k), t),
+        Op::JgeX { d, s, t } => (Ge, Q, d, X(s), t),
+        Op::JsetK { d, k, t } => (Set, Q, d, K(k), t),
+        Op::JsetX { d, s, t } => (Set, Q, d, X(s), t),
+        Op::JneK { d, k, t } => (Ne, Q, d, K(k), t),
+        Op::JneX { d, s, t } => (Ne, Q, d, X(s), t),
+        Op::JsgtK { d, k, t } => (Sgt, Q, d, K(k), t),
+        Op::JsgtX { d, s, t } => (Sgt, Q, d, X(s), t),
+        Op::JsgeK { d, k, t } => (Sge, Q, d, K(k), t),
+        Op::JsgeX { d, s, t } => (Sge, Q, d, X(s), t),
+        Op::JltK { d, k, t } => (Lt, Q, d, K(k), t),
+        Op::JltX { d, s, t } => (Lt, Q, d, X(s), t),
+        Op::JleK { d, k, t } => (Le, Q, d, K(k), t),
+        Op::JleX { d, s, t } => (Le, Q, d, X(s), t),
+        Op::JsltK { d, k, t } => (Slt, Q, d, K(k), t),
+        Op::JsltX { d, s, t } => (Slt, Q, d, X(s), t),
+        Op::JsleK { d, k, t } => (Sle, Q, d, K(k), t),
+        Op::JsleX { d, s, t } => (Sle, Q, d, X(s), t),
+        Op::Jmp32K { cond, d, k, t } => (cond, D, d, K(u64::from(k)), t),
+        Op::Jmp32X { cond, d, s, t } => (cond, D, d, X(s), t),
+        _ => return None,
+    })
+}
+
+fn target_of(op: Op) -> Option<u32> {
+    match op {
+        Op::Ja { t } | Op::CallLocal { t } => Some(t),
+        _ => branch_of(op).map(|(.., t)| t),
+    }
+}
+
+/// Register-only ops, which cannot fail or leave the straight line.
+fn is_pure(op: Op) -> bool {
+    alu_of(op).is_some()
+        || matches!(
+            op,
+            Op::Neg64 { .. }
+                | Op::Neg32 { .. }
+                | Op::MovSx64B { .. }
+                | Op::MovSx64H { .. }
+                | Op::MovSx64W { .. }
+                | Op::MovSx32B { .. }
+                | Op::MovSx32H { .. }
+                | Op::Zext16 { .. }
+                | Op::Zext32 { .. }
+                | Op::Swap16 { .. }
+                | Op::Swap32 { .. }
+                | Op::Swap64 { .. }
+                | Op::Nop
+        )
+}
+
+fn cond_code(cond: JmpCond) -> Cond {
+    match cond {
+        JmpCond::Eq => Cond::E,
+        JmpCond::Ne | JmpCond::Set => Cond::Ne,
+        JmpCond::Gt => Cond::A,
+        JmpCond::Ge => Cond::Ae,
+        JmpCond::Lt => Cond::B,
+        JmpCond::Le => Cond::Be,
+        JmpCond::Sgt => Cond::G,
+        JmpCond::Sge => Cond::Ge,
+        JmpCond::Slt => Cond::L,
+        JmpCond::Sle => Cond::Le,
+    }
+}
+
+/// Lengths of the budget segments, indexed by their first op (0 where no
+/// segment starts).
+fn segments(ops: &[Op]) -> Vec<u32> {
+    let n = ops.len();
+    let mut start = alloc::vec![false; n];
+    if let Some(first) = start.first_mut() {
+        *first = true;
+    }
+    for (i, &op) in ops.iter().enumerate() {
+        if let Some(t) = target_of(op).and_then(|t| start.get_mut(t as usize)) {
+            *t = true;
+        }
+        if !is_pure(op)
+            && let Some(next) = start.get_mut(i + 1)
+        {
+            *next = true;
+        }
+    }
+    if let Some(last) = start.last_mut() {
+        // The trailing `FellOff` is charged on its own.
+        *last = true;
+    }
+    let mut lengths = alloc::vec![0; n];
+    let mut current = 0;
+    for (i, &starts) in start.iter().enumerate() {
+        if starts {
+            current = i;
+        }
+        lengths[current] += 1;
+    }
+    lengths
+}
+
+struct Translator {
+    asm: Asm,
+    labels: Vec<Label>,
+    epilogue: Label,
+    stubs: Vec<(Label, usize, u32)>,
+}
+
+/// Machine code for `ops`; the entry point is its first byte, with the
+/// `sysv64` signature `fn(*mut Env) -> u64`.
+pub(crate) fn translate(ops: &[Op]) -> Result<Vec<u8>, JitError> {
+    if i32::try_from(ops.len()).is_err() {
+        return Err(JitError::TooLarge);
+    }
+    let mut asm = Asm::default();
+    let labels = asm.labels(ops.len());
+    let epilogue = asm.label();
+    let mut t = Translator {
+        asm,
+        labels,
+        epilogue,
+        stubs: Vec::new(),
+    };
+    t.prologue();
+    let lengths = segments(ops);
+    for (pc, &op) in ops.iter().enumerate() {
+        t.asm.bind(t.labels[pc]);
+        if lengths[pc] != 0 {
+            t.charge(pc, lengths[pc]);
+        }
+        t.op(pc, op)?;
+    }
+    t.finish()
+}
+
+impl Translator {
+    fn prologue(&mut self) {
+        let a = &mut self.asm;
+        for r in [RBX, RBP, R12, R13, R14, R15] {
+            a.push(r);
+        }
+        // Six pushes and the return address leave rsp 8 off alignment.
+        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(RSP), 8);
+        a.mov_rr(Size::Q, ENV, RDI);
+        a.store(ENV, runtime::SAVED_RSP, RSP);
+        a.load(BUDGET, ENV, runtime::BUDGET);
+        for r in [RAX, RSI, RDX, RCX, R8, RBX, R13, R14, R15] {
+            a.alu_rr(Size::D, Alu::Xor, r, r);
+        }
+        a.mov_imm(RDI, context_address(0));
+        a.mov_imm(RBP, frame_pointer(0));
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>, JitError> {
+        for (label, pc, len) in core::mem::take(&mut self.stubs) {
+            let a = &mut self.asm;
+            a.bind(label);
+            a.alu_ri(Size::Q, Alu::Add, Rm::Reg(BUDGET), len as i32);
+            a.store(ENV, runtime::REMAINING, BUDGET);
+            a.store_imm(ENV, runtime::PC, pc as i32);
+            a.store_imm(ENV, runtime::STATUS, runtime::STATUS_BUDGET as i32);
+            a.jmp(self.epilogue);
+        }
+        let a = &mut self.asm;
+        a.bind(self.epilogue);
+        a.load(RSP, ENV, runtime::SAVED_RSP);
+        a.alu_ri(Size::Q, Alu::Add, Rm::Reg(RSP), 8);
+        for r in [R15, R14, R13, R12, RBP, RBX] {
+            a.pop(r);
+        }
+        a.ret();
+        self.asm.finish().map_err(|_| JitError::Unsupported)
+    }
+
+    fn charge(&mut self, pc: usize, len: u32) {
+        let stub = self.asm.label();
+        self.asm
+            .alu_ri(Size::Q, Alu::Sub, Rm::Reg(BUDGET), len as i32);
+        self.asm.jcc(Cond::B, stub);
+        self.stubs.push((stub, pc, len));
+    }
+
+    /// `dst = ` BPF register `r`, reading spilled registers from their
+    /// slots (only valid between the spill and restore of a callout).
+    fn read_spilled(&mut self, dst: u8, r: u8) -> Result<(), JitError> {
+        let h = host(r)?;
+        match SPILLED.iter().position(|&s| s == h) {
+            Some(i) => self.asm.load(dst, ENV, runtime::SAVED + 8 * i as i32),
+            None => self.asm.mov_rr(Size::Q, dst, h),
+        }
+        Ok(())
+    }
+
+    /// Calls `f(env, pc, args...)`; the result is in `r11` afterwards, and
+    /// a failed callout leaves through the epilogue.
+    fn callout(&mut self, f: usize, pc: usize, args: &[Arg]) -> Result<(), JitError> {
+        for (i, &r) in SPILLED.iter().enumerate() {
+            self.asm.store(ENV, runtime::SAVED + 8 * i as i32, r);
+        }
+        for (&arg, dst) in args.iter().zip([RDX, RCX, R8]) {
+            match arg {
+                Arg::Reg(r) => self.read_spilled(dst, r)?,
+                Arg::Addr(r, off) => {
+                    self.read_spilled(dst, r)?;
+                    if off != 0 {
+                        self.asm
+                            .alu_ri(Size::Q, Alu::Add, Rm::Reg(dst), i32::from(off));
+                    }
+                }
+                Arg::Imm(k) => self.asm.mov_imm(dst, k),
+            }
+        }
+        let a = &mut self.asm;
+        a.mov_rr(Size::Q, RDI, ENV);
+        a.mov_imm(RSI, pc as u64);
+        a.mov_imm(T2, f as u64);
+        a.call_reg(T2);
+        a.mov_rr(Size::Q, T2, RAX);
+        for (i, &r) in SPILLED.iter().enumerate() {
+            a.load(r, ENV, runtime::SAVED + 8 * i as i32);
+        }
+        a.alu_ri(Size::Q, Alu::Cmp, Rm::Mem(ENV, runtime::STATUS), 0);
+        a.jcc(Cond::Ne, self.epilogue);
+        Ok(())
+    }
+
+    fn op(&mut self, pc: usize, op: Op) -> Result<(), JitError> {
+        if let Some((alu, size, d, src)) = alu_of(op) {
+            return self.alu(alu, size, host(d)?, src);
+        }
+        if let Some((cond, size, d, src, t)) = branch_of(op) {
+            return self.branch(cond, size, host(d)?, src, t);
+        }
+        let load: Callout2 = runtime::load;
+        let store: Callout3 = runtime::store;
+        let atomic: Callout4 = runtime::atomic;
+        let call: Callout1 = runtime::call;
+        let enter: Callout1 = runtime::enter;
+        match op {
+            Op::Neg64 { d } => self.asm.group3(Size::Q, 3, host(d)?),
+            Op::Neg32 { d } => self.asm.group3(Size::D, 3, host(d)?),
+            Op::MovSx64B { d, s } => self.asm.movsx_b(Size::Q, host(d)?, host(s)?),
+            Op::MovSx64H { d, s } => self.asm.movsx_w(Size::Q, host(d)?, host(s)?),
+            Op::MovSx64W { d, s } => self.asm.movsxd(host(d)?, host(s)?),
+            Op::MovSx32B { d, s } => self.asm.movsx_b(Size::D, host(d)?, host(s)?),
+            Op::MovSx32H { d, s } => self.asm.movsx_w(Size::D, host(d)?, host(s)?),
+            Op::Zext16 { d } => self.asm.movzx_w(host(d)?, host(d)?),
+            Op::Zext32 { d } => self.asm.mov_rr(Size::D, host(d)?, host(d)?),
+            Op::Swap16 { d } => {
+                let d = host(d)?;
+                self.asm.rol16_8(d);
+                self.asm.movzx_w(d, d);
+            }
+            Op::Swap32 { d } => self.asm.bswap(Size::D, host(d)?),
+            Op::Swap64 { d } => self.asm.bswap(Size::Q, host(d)?),
+            Op::Nop => {}
+            Op::Ja { t } => self.asm.jmp(self.label(t)?),
+            Op::Call { .. } => {
+                self.callout(call as usize, pc, &[])?;
+                self.asm.mov_rr(Size::Q, RAX, T2);
+            }
+            Op::CallLocal { t } => {
+                let target = self.label(t)?;
+                self.callout(enter as usize, pc, &[])?;
+                let a = &mut self.asm;
+                // Five pushes and the return address: rsp stays aligned.
+                for r in [RBX, R13, R14, R15, RBP] {
+                    a.push(r);
+                }
+                a.mov_rr(Size::Q, RBP, T2);
+                a.call_label(target);
+                for r in [RBP, R15, R14, R13, RBX] {
+                    a.pop(r);
+                }
+                a.alu_ri(Size::Q, Alu::Sub, Rm::Mem(ENV, runtime::DEPTH), 1);
+                // r10 = frame_pointer(depth), as the interpreter sets it.
+                a.load(RBP, ENV, runtime::DEPTH);
+                a.shift_ri(Size::Q, Shift::Shl, RBP, 32);
+                a.mov_imm(T2, frame_pointer(0));
+                a.alu_rr(Size::Q, Alu::Add, RBP, T2);
+            }
+            Op::Exit => {
+                let a = &mut self.asm;
+                a.alu_ri(Size::Q, Alu::Cmp, Rm::Mem(ENV, runtime::DEPTH), 0);
+                a.jcc(Cond::E, self.epilogue);
+                a.ret();
+            }
+            Op::Ldx8 { d, s, off }
+            | Op::Ldx16 { d, s, off }
+            | Op::Ldx32 { d, s, off }
+            | Op::Ldx64 { d, s, off }
+            | Op::LdxSx8 { d, s, off }
+            | Op::LdxSx16 { d, s, off }
+            | Op::LdxSx32 { d, s, off } => {
+                self.callout(load as usize, pc, &[Arg::Addr(s, off)])?;
+                self.asm.mov_rr(Size::Q, host(d)?, T2);
+            }
+            Op::St8 { d, off, k }
+            | Op::St16 { d, off, k }
+            | Op::St32 { d, off, k }
+            | Op::St64 { d, off, k } => {
+                self.callout(store as usize, pc, &[Arg::Addr(d, off), Arg::Imm(k)])?;
+            }
+            Op::Stx8 { d, s, off }
+            | Op::Stx16 { d, s, off }
+            | Op::Stx32 { d, s, off }
+            | Op::Stx64 { d, s, off } => {
+                self.callout(store as usize, pc, &[Arg::Addr(d, off), Arg::Reg(s)])?;
+            }
+            Op::Atomic32 { op, d, s, off } | Op::Atomic64 { op, d, s, off } => {
+                let args = [Arg::Addr(d, off), Arg::Reg(s), Arg::Reg(0)];
+                self.callout(atomic as usize, pc, &args)?;
+                if op == AtomicOp::CmpXchg {
+                    self.asm.mov_rr(Size::Q, RAX, T2);
+                } else if op.fetches() {
+                    self.asm.mov_rr(Size::Q, host(s)?, T2);
+                }
+            }
+            Op::Lddw { d, k } => {
+                self.asm.mov_imm(host(d)?, k);
+                let next = self.label((pc + 2) as u32)?;
+                self.asm.jmp(next);
+            }
+            Op::LddwTail | Op::FellOff => {
+                let a = &mut self.asm;
+                a.store_imm(ENV, runtime::PC, pc as i32);
+                a.store_imm(ENV, runtime::STATUS, runtime::STATUS_BAD_PC as i32);
+                a.jmp(self.epilogue);
+            }
+            _ => return Err(JitError::Unsupported),
+        }
+        Ok(())
+    }
+
+    fn label(&self, t: u32) -> Result<Label, JitError> {
+        self.labels
+            .get(t as usize)
+            .copied()
+            .ok_or(JitError::Unsupported)
+    }
+
+    /// `r11 = k`, or the immediate itself if it fits the sign-extended
+    /// `imm32` of a 64-bit operation.
+    fn imm(&mut self, size: Size, k: u64) -> Result<i32, u8> {
+        match size {
+            Size::D => Ok(k as u32 as i32),
+            Size::Q => i32::try_from(k as i64).map_err(|_| {
+                self.asm.mov_imm(T2, k);
+                T2
+            }),
+        }
+    }
+
+    fn alu(&mut self, op: AluOp, size: Size, d: u8, src: Src) -> Result<(), JitError> {
+        let simple = match op {
+            AluOp::Add => Some(Alu::Add),
+            AluOp::Sub => Some(Alu::Sub),
+            AluOp::Or => Some(Alu::Or),
+            AluOp::And => Some(Alu::And),
+            AluOp::Xor => Some(Alu::Xor),
+            _ => None,
+        };
+        if let Some(alu) = simple {
+            match src {
+                Src::X(s) => self.asm.alu_rr(size, alu, d, host(s)?),
+                Src::K(k) => match self.imm(size, k) {
+                    Ok(imm) => self.asm.alu_ri(size, alu, Rm::Reg(d), imm),
+                    Err(reg) => self.asm.alu_rr(size, alu, d, reg),
+                },
+            }
+            return Ok(());
+        }
+        match op {
+            AluOp::Mov => match (src, size) {
+                (Src::X(s), _) => self.asm.mov_rr(size, d, host(s)?),
+                (Src::K(k), Size::Q) => self.asm.mov_imm(d, k),
+                (Src::K(k), Size::D) => self.asm.mov_imm(d, u64::from(k as u32)),
+            },
+            AluOp::Mul => match src {
+                Src::X(s) => self.asm.imul_rr(size, d, host(s)?),
+                Src::K(k) => match self.imm(size, k) {
+                    Ok(imm) => self.asm.imul_ri(size, d, imm),
+                    Err(reg) => self.asm.imul_rr(size, d, reg),
+                },
+            },
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => {
+                let shift = match op {
+                    AluOp::Lsh => Shift::Shl,
+                    AluOp::Rsh => Shift::Shr,
+                    _ => Shift::Sar,
+                };
+                self.shift(shift, size, d, src)?;
+            }
+            AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod => self.divide(op, size, d, src)?,
+            _ => return Err(JitError::Unsupported),
+        }
+        Ok(())
+    }
+
+    fn shift(&mut self, shift: Shift, size: Size, d: u8, src: Src) -> Result<(), JitError> {
+        let a = &mut self.asm;
+        match src {
+            // The lowering already masked the amount to the width.
+            Src::K(k) => {
+                if k != 0 {
+                    a.shift_ri(size, shift, d, k as u8);
+                }
+            }
+            Src::X(s) => {
+                // x86 masks `cl` to the width, as RFC 9669 does.
+                let s = host(s)?;
+                if s == RCX && d != RCX {
+                    a.shift_cl(size, shift, d);
+                } else {
+                    a.mov_rr(Size::Q, T2, RCX);
+                    a.mov_rr(Size::Q, RCX, s);
+                    if d == RCX {
+                        a.shift_cl(size, shift, T2);
+                    } else {
+                        a.shift_cl(size, shift, d);
+                    }
+                    a.mov_rr(Size::Q, RCX, T2);
+                }
+            }
+        }
+        if size == Size::D {
+            // A 32-bit result is zero-extended even when the amount is 0.
+            a.mov_rr(Size::D, d, d);
+        }
+        Ok(())
+    }
+
+    /// Division and modulo with RFC 9669's results for a zero divisor and
+    /// for `MIN / -1`, neither of which may reach `div`/`idiv` (both
+    /// fault on x86).
+    fn divide(&mut self, op: AluOp, size: Size, d: u8, src: Src) -> Result<(), JitError> {
+        let signed = matches!(op, AluOp::SDiv | AluOp::SMod);
+        let modulo = matches!(op, AluOp::Mod | AluOp::SMod);
+        let s = match src {
+            Src::X(s) => Some(host(s)?),
+            Src::K(_) => None,
+        };
+        let zero = self.asm.label();
+        let minus_one = self.asm.label();
+        let done = self.asm.label();
+        let a = &mut self.asm;
+        a.push(RAX);
+        a.push(RDX);
+        match (s, src) {
+            (Some(s), _) => a.mov_rr(Size::Q, T1, s),
+            (None, Src::K(k)) => a.mov_imm(
+                T1,
+                if size == Size::D {
+                    u64::from(k as u32)
+                } else {
+                    k
+                },
+            ),
+            (None, Src::X(_)) => return Err(JitError::Unsupported),
+        }
+        a.mov_rr(Size::Q, RAX, d);
+        a.test_rr(size, T1, T1);
+        a.jcc(Cond::E, zero);
+        if signed {
+            a.alu_ri(size, Alu::Cmp, Rm::Reg(T1), -1);
+            a.jcc(Cond::E, minus_one);
+            a.sign_extend_rax(size);
+            a.group3(size, 7, T1);
+        } else {
+            a.alu_rr(Size::D, Alu::Xor, RDX, RDX);
+            a.group3(size, 6, T1);
+        }
+        a.mov_rr(size, T2, if modulo { RDX } else { RAX });
+        a.jmp(done);
+        a.bind(zero);
+        if modulo {
+            // Modulo zero keeps the dividend (zero-extended at 32 bits).
+            a.mov_rr(size, T2, RAX);
+        } else {
+            a.alu_rr(Size::D, Alu::Xor, T2, T2);
+        }
+        a.jmp(done);
+        a.bind(minus_one);
+        if modulo {
+            a.alu_rr(Size::D, Alu::Xor, T2, T2);
+        } else {
+            // MIN / -1 wraps to MIN, which is what negation gives.
+            a.mov_rr(size, T2, RAX);
+            a.group3(size, 3, T2);
+        }
+        a.bind(done);
+        a.pop(RDX);
+        a.pop(RAX);
+        a.mov_rr(Size::Q, d, T2);
+        Ok(())
+    }
+
+    fn branch(
+        &mut self,
+        cond: JmpCond,
+        size: Size,
+        d: u8,
+        src: Src,
+        t: u32,
+    ) -> Result<(), JitError> {
+        let target = self.label(t)?;
+        let alu = |a: &mut Asm, other: u8| {
+            if cond == JmpCond::Set {
+                a.test_rr(size, d, other);
+            } else {
+                a.alu_rr(size, Alu::Cmp, d, other);
+            }
+        };
+        match src {
+            Src::X(s) => alu(&mut self.asm, host(s)?),
+            Src::K(k) => match self.imm(size, k) {
+                Ok(imm) if cond == JmpCond::Set => self.asm.test_ri(size, d, imm),
+                Ok(imm) => self.asm.alu_ri(size, Alu::Cmp, Rm::Reg(d), imm),
+                Err(reg) => alu(&mut self.asm, reg),
+            },
+        }
+        self.asm.jcc(cond_code(cond), target);
+        Ok(())
+    }
+}
