@@ -42,8 +42,19 @@ pub enum ArgType {
     Anything,
     /// A scalar.
     Scalar,
-    /// A map handle (`lddw rX, map`).
+    /// A map handle (`lddw rX, map`) of a map with keys (any kind but a
+    /// ring buffer).
     MapHandle,
+    /// A map handle of a ring buffer ([`crate::maps::RingBufMap`]).
+    RingBuf,
+    /// A map handle of a time series ([`crate::maps::TimeSeriesMap`]).
+    TimeSeries,
+    /// A scalar the verifier knows exactly, between 1 and 2^28: the size of
+    /// a ring buffer reservation.
+    ConstSize,
+    /// A non-null record from `ringbuf_reserve`, unmodified; the call
+    /// releases the reservation (submits or discards it).
+    RingBufRecord,
     /// A pointer to `key_size` initialised, readable bytes, for the map in
     /// the preceding [`ArgType::MapHandle`] argument.
     MapKey,
@@ -72,6 +83,11 @@ pub enum RetType {
     /// A pointer to a value of the map in the first [`ArgType::MapHandle`]
     /// argument, or null: the program must test it before use.
     MapValueOrNull,
+    /// A reservation in the ring buffer of the first [`ArgType::RingBuf`]
+    /// argument, of the [`ArgType::ConstSize`] argument's bytes, or null:
+    /// the program must test it, and then release it exactly once
+    /// ([`ArgType::RingBufRecord`]) on every path.
+    RingBufRecordOrNull,
 }
 
 /// A helper's signature.
@@ -110,8 +126,10 @@ impl Helpers {
         Helpers { by_id: Vec::new() }
     }
 
-    /// The standard map helpers: 1 `map_lookup_elem`, 2 `map_update_elem`,
-    /// 3 `map_delete_elem`.
+    /// The map helpers: 1 `map_lookup_elem`, 2 `map_update_elem`,
+    /// 3 `map_delete_elem`, 8 `get_smp_processor_id`, 130–134 the ring
+    /// buffer helpers, and the private time-series helpers 2048 and 2049
+    /// (see [`crate::maps`]).
     #[must_use]
     pub fn with_maps() -> Helpers {
         let mut h = Helpers::new();

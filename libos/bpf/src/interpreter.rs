@@ -91,6 +91,9 @@ pub struct Input<'a, 'r> {
     pub maps: Option<&'a mut MapSet>,
     /// Extra regions, at [`crate::memory::region_address`].
     pub regions: Option<&'a mut [Region<'r>]>,
+    /// The CPU the run is on: per-CPU maps use this CPU's slots, and
+    /// `get_smp_processor_id` returns it.
+    pub cpu: u32,
 }
 
 impl<'a, 'r> Input<'a, 'r> {
@@ -114,6 +117,13 @@ impl<'a, 'r> Input<'a, 'r> {
     #[must_use]
     pub fn with_maps(mut self, maps: &'a mut MapSet) -> Input<'a, 'r> {
         self.maps = Some(maps);
+        self
+    }
+
+    /// Sets the CPU the run is on.
+    #[must_use]
+    pub fn on_cpu(mut self, cpu: u32) -> Input<'a, 'r> {
+        self.cpu = cpu;
         self
     }
 
@@ -221,12 +231,20 @@ impl Vm {
             packet,
             regions: input.regions.unwrap_or(&mut no_regions),
             maps: input.maps,
+            cpu: input.cpu,
         };
         // Frames are zeroed on entry: no run can read another's stack bytes.
         if let Some(frame) = memory.stack.get_mut(..STACK_SIZE) {
             frame.fill(0);
         }
-        engine(&mut memory, self.budget)
+        let result = engine(&mut memory, self.budget);
+        if result.is_err()
+            && let Some(maps) = memory.maps.as_deref_mut()
+        {
+            // A run cut short may hold ring buffer reservations.
+            maps.abort_run();
+        }
+        result
     }
 }
 

@@ -41,11 +41,17 @@
 //!   embedder's [`jit::CodeMemory`]) and the call into generated code;
 //!   every `unsafe` block there carries a `SAFETY` comment. Builds
 //!   without the `jit` feature contain no `unsafe` at all.
-//! * **Maps** ([`maps`]): array and pre-allocated open-addressing hash maps
-//!   behind the [`Map`] trait, reachable from programs through the standard
-//!   helpers 1, 2 and 3 ([`Helpers::with_maps`]).
+//! * **Maps** ([`maps`]): array, hash (elastic or pre-allocated), LRU hash,
+//!   per-CPU array and hash, a lock-free ring buffer and a time-series map
+//!   behind the [`Map`] trait, reachable from programs through Linux's
+//!   helper numbers (1–3, 8, 130–134) and two private time-series helpers
+//!   ([`Helpers::with_maps`]); the verifier types ring buffer reservations
+//!   and makes programs release each exactly once.
+//! * **Signing** ([`signing`]): Ed25519 over SHA-256 digests of bytecode or
+//!   ELF objects, checked against a [`SigningPolicy`] before verification.
 //! * **ELF** ([`crate::elf`]): programs from `clang -target bpf` objects, with
-//!   legacy `maps`-section map definitions and their relocations.
+//!   legacy `maps`-section and BTF-defined `.maps` map definitions and their
+//!   relocations, and signatures in an `.exo.sig` section.
 //!
 //! # Example
 //!
@@ -76,6 +82,8 @@
 //!   ops, [`Vm::new`] the stack, maps their whole storage when created;
 //!   running a program and every map helper allocate nothing, so an
 //!   embedder can serve the loads from a fixed pool and then close it.
+//!   (In `full`, [`HashMap::new`] makes elastic maps that grow on insert;
+//!   see [`maps`].)
 //! * `jit`: the x86_64 JIT, without host code memory (bring a
 //!   [`jit::CodeMemory`]).
 //! * `std`: host conveniences; the runtime itself needs only `alloc`.
@@ -89,6 +97,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod btf;
 mod compile;
 pub mod context;
 pub mod decode;
@@ -102,6 +111,7 @@ pub mod maps;
 pub mod memory;
 pub mod program;
 pub mod semantics;
+pub mod signing;
 pub mod verifier;
 
 pub use context::{ContextLayout, PacketFields};
@@ -109,9 +119,13 @@ pub use decode::{DecodeError, DecodeErrorKind, decode};
 pub use helpers::{ArgType, Helper, HelperError, HelperFn, HelperProto, Helpers, RetType};
 pub use interpreter::{ExecError, Input, Vm};
 pub use isa::Insn;
-pub use maps::{ArrayMap, HashMap, Map, MapDef, MapError, MapKind, MapSet};
+pub use maps::{
+    ArrayMap, HashMap, LruHashMap, Map, MapDef, MapError, MapKind, MapSet, PerCpuArrayMap,
+    PerCpuHashMap, RingBuf, RingBufConsumer, RingBufMap, TimeSeriesMap,
+};
 pub use memory::{Memory, MemoryFault, Region};
 pub use program::{CompileError, CompileErrorKind, Config, LoadError, Program};
+pub use signing::{Signature, SignatureError, SigningPolicy};
 pub use verifier::{VerifyError, VerifyErrorKind, VerifyStats, verify};
 
 #[cfg(all(feature = "jit", target_arch = "x86_64"))]

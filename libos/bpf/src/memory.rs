@@ -59,6 +59,18 @@ pub const fn map_value_address(index: u32, offset: u32) -> u64 {
     (TAG_MAP + index as u64) << SHIFT | offset as u64
 }
 
+/// The map index and value-storage offset a map value address names, if
+/// it is one.
+#[must_use]
+pub const fn map_from_value_address(addr: u64) -> Option<(u32, u32)> {
+    let tag = addr >> SHIFT;
+    if tag >= TAG_MAP && tag < TAG_MAP + MAX_MAPS {
+        Some(((tag - TAG_MAP) as u32, addr as u32))
+    } else {
+        None
+    }
+}
+
 /// The value `lddw rX, map` puts in a register: an opaque handle, not an
 /// address (loads through it fault).
 #[must_use]
@@ -108,6 +120,7 @@ pub struct Memory<'a, 'r> {
     pub(crate) packet: &'a mut [u8],
     pub(crate) regions: &'a mut [Region<'r>],
     pub(crate) maps: Option<&'a mut MapSet>,
+    pub(crate) cpu: u32,
 }
 
 fn window(slice: &[u8], offset: usize, len: usize) -> Option<&[u8]> {
@@ -233,6 +246,12 @@ impl<'a, 'r> Memory<'a, 'r> {
     /// The maps of this run, if the embedder lent any.
     pub fn maps(&mut self) -> Option<&mut MapSet> {
         self.maps.as_deref_mut()
+    }
+
+    /// The CPU this run is on ([`crate::Input::cpu`]).
+    #[must_use]
+    pub fn cpu(&self) -> u32 {
+        self.cpu
     }
 
     /// The context bytes.

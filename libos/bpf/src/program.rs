@@ -7,6 +7,7 @@ use crate::context::ContextLayout;
 use crate::decode::DecodeError;
 use crate::helpers::Helpers;
 use crate::maps::MapSet;
+use crate::signing::{Signature, SignatureError, SigningPolicy};
 use crate::verifier::{self, VerifyError};
 
 /// What a program is loaded against: the helpers it may call, the maps its
@@ -65,6 +66,9 @@ pub enum LoadError {
     /// It could not be compiled.
     #[error(transparent)]
     Compile(#[from] CompileError),
+    /// The signing policy refused it (checked before verification).
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
 }
 
 /// A loaded program, ready to run on a [`crate::Vm`].
@@ -82,6 +86,21 @@ impl Program {
     pub fn load(bytecode: &[u8], config: &Config<'_>) -> Result<Program, LoadError> {
         verifier::verify(bytecode, config)?;
         Program::load_unverified(bytecode, config)
+    }
+
+    /// Checks `signature` against `policy`, then verifies and compiles
+    /// `bytecode`. Nothing is verified unless the signature check passes.
+    ///
+    /// # Errors
+    /// [`LoadError::Signature`] first, then as [`Program::load`].
+    pub fn load_signed(
+        bytecode: &[u8],
+        signature: Option<&Signature>,
+        policy: &SigningPolicy,
+        config: &Config<'_>,
+    ) -> Result<Program, LoadError> {
+        policy.check_program(bytecode, signature)?;
+        Program::load(bytecode, config)
     }
 
     /// Compiles `bytecode` without verifying it. Running it is still memory

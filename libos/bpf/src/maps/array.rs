@@ -49,6 +49,14 @@ impl Map for ArrayMap {
         self.def
     }
 
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
+
     fn lookup(&self, key: &[u8]) -> Option<usize> {
         self.index(key)
     }

@@ -4,10 +4,11 @@
 use alloc::boxed::Box;
 
 use super::scalar::{Scalar, refine};
-use super::state::{Kind, RegState, State};
+use super::state::{Held, Kind, RegState, State};
 use super::{Entry, Verifier, VerifyErrorKind as E, join_into};
 use crate::helpers::{ArgType, RetType};
 use crate::isa::{AluOp, AtomicOp, ByteOrder, Imm64, Insn, JmpCond, Operand, Reg, Size, Width};
+use crate::maps::MapKind;
 use crate::memory::STACK_SIZE;
 use crate::semantics;
 
@@ -17,6 +18,9 @@ const MAX_POINTER_OFFSET: i64 = 1 << 30;
 
 /// Largest length a helper may be given for a memory argument.
 const MAX_HELPER_SIZE: u64 = 1 << 20;
+
+/// Largest ring buffer reservation the verifier accepts.
+const MAX_RECORD_SIZE: u64 = 1 << 28;
 
 /// What an instruction did to control flow.
 pub(super) enum Step {
@@ -173,7 +177,7 @@ impl Verifier<'_> {
                 src,
                 ..
             } => return self.branch(s, width, cond, dst, src),
-            Insn::Call { id } => self.call_helper(s, id)?,
+            Insn::Call { id } => self.call_helper(s, id, pc)?,
             Insn::CallLocal { offset } => {
                 let target = (pc as i64 + 1 + i64::from(offset)) as usize;
                 self.call_local(s, self.cfg.func_of(target))?;
@@ -185,6 +189,11 @@ impl Verifier<'_> {
                 }
                 if r0.is_pointer() {
                     return Err(E::PointerLeak(Reg::R0));
+                }
+                if let Some(h) = s.refs.first() {
+                    return Err(E::ReservationLeak {
+                        reserved_at: h.pc as usize,
+                    });
                 }
             }
             Insn::Load {
@@ -401,7 +410,10 @@ impl Verifier<'_> {
         r: Reg,
     ) -> Result<RegState, E> {
         match p.kind {
-            Kind::MapHandle { .. } | Kind::PacketEnd | Kind::MapValue { nullable: true, .. } => {
+            Kind::MapHandle { .. }
+            | Kind::PacketEnd
+            | Kind::MapValue { nullable: true, .. }
+            | Kind::RingBufRecord { nullable: true, .. } => {
                 return Err(E::PointerArithmetic(r));
             }
             _ => {}
@@ -477,6 +489,14 @@ impl Verifier<'_> {
             }
             Kind::Mem { size: limit } => {
                 bounds("memory argument", limit.into())?;
+                Ok(None)
+            }
+            Kind::RingBufRecord { nullable: true, .. } => Err(E::NullDereference(reg)),
+            Kind::RingBufRecord { id, size, .. } => {
+                if !s.holds(id) {
+                    return Err(E::ReservationReleased(reg));
+                }
+                bounds("ring buffer record", size.into())?;
                 Ok(None)
             }
             Kind::Packet { fixed, range, .. } => {
@@ -626,6 +646,9 @@ impl Verifier<'_> {
                 (
                     Kind::MapValue {
                         id, nullable: true, ..
+                    }
+                    | Kind::RingBufRecord {
+                        id, nullable: true, ..
                     },
                     Kind::Scalar,
                 ) if q.val.as_const() == Some(0) && matches!(cond, JmpCond::Eq | JmpCond::Ne) => {
@@ -662,10 +685,12 @@ impl Verifier<'_> {
         })
     }
 
-    fn call_helper(&mut self, s: &mut State, id: i32) -> Result<(), E> {
+    fn call_helper(&mut self, s: &mut State, id: i32, pc: usize) -> Result<(), E> {
         let helper = *self.config.helpers.get(id).ok_or(E::UnknownHelper(id))?;
         let args = helper.proto.args;
         let mut map = None;
+        let mut size = None;
+        let mut release = None;
         for i in 0..5 {
             let r = Reg::new(i as u8 + 1).unwrap_or(Reg::R1);
             let arg = |reason| E::HelperArg {
@@ -688,9 +713,42 @@ impl Verifier<'_> {
                         return Err(arg("expected the context pointer"));
                     }
                 }
-                ArgType::MapHandle => match v.kind {
-                    Kind::MapHandle { map: m } => map = Some(m),
-                    _ => return Err(arg("expected a map")),
+                ArgType::MapHandle | ArgType::RingBuf | ArgType::TimeSeries => {
+                    let Kind::MapHandle { map: m } = v.kind else {
+                        return Err(arg("expected a map"));
+                    };
+                    let kind = self.config.maps.def(m).map(|d| d.kind);
+                    let ok = match ty {
+                        ArgType::RingBuf => kind == Some(MapKind::RingBuf),
+                        ArgType::TimeSeries => kind == Some(MapKind::TimeSeries),
+                        _ => kind.is_some_and(MapKind::has_keys),
+                    };
+                    if !ok {
+                        return Err(arg("map of the wrong type for this helper"));
+                    }
+                    map = Some(m);
+                }
+                ArgType::ConstSize => match v.val.as_const() {
+                    Some(n) if v.is_scalar() && (1..=MAX_RECORD_SIZE).contains(&n) => {
+                        size = Some(n as u32);
+                    }
+                    _ => return Err(arg("expected a known constant size")),
+                },
+                ArgType::RingBufRecord => match v.kind {
+                    Kind::RingBufRecord {
+                        id,
+                        nullable: false,
+                        ..
+                    } if v.val.as_const() == Some(0) => {
+                        if !s.holds(id) {
+                            return Err(E::ReservationReleased(r));
+                        }
+                        release = Some(id);
+                    }
+                    Kind::RingBufRecord { nullable: true, .. } => {
+                        return Err(E::NullDereference(r));
+                    }
+                    _ => return Err(arg("expected an unmodified ring buffer record")),
                 },
                 ArgType::MapKey | ArgType::MapValue => {
                     let def = map
@@ -731,6 +789,9 @@ impl Verifier<'_> {
                 s.set(r, RegState::UNINIT);
             }
         }
+        if let Some(id) = release {
+            s.release(id);
+        }
         let r0 = match helper.proto.ret {
             RetType::Scalar => RegState::scalar(Scalar::UNKNOWN),
             RetType::MapValueOrNull => {
@@ -742,6 +803,29 @@ impl Verifier<'_> {
                     Kind::MapValue {
                         map,
                         id: self.fresh_id(),
+                        nullable: true,
+                    },
+                    Scalar::constant(0),
+                )
+            }
+            RetType::RingBufRecordOrNull => {
+                let (Some(map), Some(size)) = (map, size) else {
+                    return Err(E::HelperArg {
+                        arg: 1,
+                        reason: "helper returning a record takes no ring buffer and size",
+                    });
+                };
+                let id = self.fresh_id();
+                s.refs.push(Held {
+                    id,
+                    pc: pc as u32,
+                    poisoned: false,
+                });
+                RegState::pointer(
+                    Kind::RingBufRecord {
+                        map,
+                        id,
+                        size,
                         nullable: true,
                     },
                     Scalar::constant(0),
@@ -846,9 +930,36 @@ fn same_region(a: Kind, b: Kind) -> bool {
     }
 }
 
-/// Marks every copy of the lookup result `id` as null or non-null.
+/// Marks every copy of the lookup or reservation result `id` as null or
+/// non-null; a null reservation needs no release.
 fn mark_null(s: &mut State, id: u32, null: bool) {
+    if null {
+        s.release(id);
+    }
     s.for_each_reg(|r| {
+        if let Kind::RingBufRecord {
+            id: i,
+            nullable: true,
+            map,
+            size,
+        } = r.kind
+            && i == id
+        {
+            *r = if null {
+                RegState::scalar(Scalar::constant(0))
+            } else {
+                RegState::pointer(
+                    Kind::RingBufRecord {
+                        map,
+                        id,
+                        size,
+                        nullable: false,
+                    },
+                    r.val,
+                )
+            };
+            return;
+        }
         if let Kind::MapValue {
             id: i,
             nullable: true,

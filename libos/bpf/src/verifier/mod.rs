@@ -30,8 +30,8 @@
 //! Nothing is allocated per instruction, and bytecode is decoded on the
 //! fly rather than copied.
 //!
-//! Registers are typed as scalar, pointer to context, stack, packet or map
-//! value (possibly null), packet end or map handle, with known bits and
+//! Registers are typed as scalar, pointer to context, stack, packet, map
+//! value or ring buffer record (possibly null), packet end or map handle, with known bits and
 //! signed/unsigned bounds for scalars and pointer offsets. Refused are: reads of uninitialised
 //! registers or stack bytes, writes to `r10`, memory accesses outside their
 //! region or through possibly-null or non-pointer values, pointer arithmetic
@@ -39,8 +39,21 @@
 //! whole stack slots, helper calls whose arguments do not match the
 //! helper's [`HelperProto`](crate::helpers::HelperProto), unreachable code,
 //! jumps out of range, across functions or into the middle of `lddw`,
-//! falling off a function's end, unbounded loops, and stack use beyond 512
-//! bytes per frame.
+//! falling off a function's end, unbounded loops, stack use beyond 512
+//! bytes per frame, and ring buffer reservations not released exactly once.
+//!
+//! # References
+//!
+//! `ringbuf_reserve` returns a possibly-null record and makes the state
+//! hold a reference, tagged with the call's slot index. Testing the record
+//! against null drops the reference on the null edge; `ringbuf_submit` or
+//! `ringbuf_discard` drops it, after which every copy of the pointer is
+//! unusable ([`VerifyErrorKind::ReservationReleased`]). Where paths merge,
+//! a reference held on only one of them is kept but poisoned: it can no
+//! longer be used or released, so a program must release a reservation on
+//! the path that made it. A function exiting with a reference still held
+//! is refused with [`VerifyErrorKind::ReservationLeak`], which names the
+//! reserving instruction. References do not cross BPF-to-BPF calls.
 //!
 //! # Loops
 //!
@@ -207,6 +220,19 @@ pub enum VerifyErrorKind {
     /// The loop body changes state its header's invariant assumed.
     #[error("loop body does not preserve the loop invariant")]
     LoopNotInvariant,
+    /// A ring buffer reservation still held when the function exits on
+    /// some path (neither submitted nor discarded).
+    #[error(
+        "ring buffer reservation made at instruction {reserved_at} is not submitted or discarded on every path"
+    )]
+    ReservationLeak {
+        /// Slot index of the `ringbuf_reserve` call.
+        reserved_at: usize,
+    },
+    /// A use or release of a ring buffer record that was already submitted
+    /// or discarded (on some path).
+    #[error("{0} points to a ring buffer record already submitted or discarded (on some path)")]
+    ReservationReleased(Reg),
     /// A valid instruction the runtime does not implement.
     #[error("unsupported instruction")]
     Unsupported,

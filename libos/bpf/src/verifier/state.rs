@@ -40,6 +40,25 @@ pub(crate) enum Kind {
     Packet { id: u32, fixed: i32, range: u32 },
     /// One past the packet's last byte.
     PacketEnd,
+    /// Into a ring buffer reservation of `size` bytes in `map`; `id` names
+    /// the reservation (see [`Held`]). If `nullable`, it may be null.
+    RingBufRecord {
+        map: u32,
+        id: u32,
+        size: u32,
+        nullable: bool,
+    },
+}
+
+/// A reference the program holds and must release: a ring buffer
+/// reservation, made at instruction `pc`. `poisoned` if some path that
+/// merged here had already released it: then it can be neither used nor
+/// released (and is leaked on the other path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Held {
+    pub id: u32,
+    pub pc: u32,
+    pub poisoned: bool,
 }
 
 /// One register.
@@ -127,6 +146,25 @@ impl RegState {
                 }
             }
             (Kind::Mem { size: s1 }, Kind::Mem { size: s2 }) => Kind::Mem { size: s1.min(s2) },
+            (
+                Kind::RingBufRecord {
+                    map: m1,
+                    id: i1,
+                    size: s1,
+                    nullable: n1,
+                },
+                Kind::RingBufRecord {
+                    map: m2,
+                    id: i2,
+                    size: s2,
+                    nullable: n2,
+                },
+            ) if m1 == m2 && i1 == i2 && s1 == s2 => Kind::RingBufRecord {
+                map: m1,
+                id: i1,
+                size: s1,
+                nullable: n1 || n2,
+            },
             _ => return RegState::UNINIT,
         };
         RegState { kind, val }
@@ -162,6 +200,20 @@ impl RegState {
                 },
             ) => i1 == i2 && f1 == f2 && r2 >= r1,
             (Kind::Mem { size: s1 }, Kind::Mem { size: s2 }) => s2 >= s1,
+            (
+                Kind::RingBufRecord {
+                    map: m1,
+                    id: i1,
+                    size: s1,
+                    nullable: n1,
+                },
+                Kind::RingBufRecord {
+                    map: m2,
+                    id: i2,
+                    size: s2,
+                    nullable: n2,
+                },
+            ) => m1 == m2 && i1 == i2 && s1 == s2 && (n1 || !n2),
             _ => false,
         };
         kinds && self.val.contains(&o.val)
@@ -280,6 +332,8 @@ impl Stack {
 pub(crate) struct State {
     pub regs: [RegState; Reg::COUNT],
     pub stack: Stack,
+    /// References held (ring buffer reservations), in acquisition order.
+    pub refs: Vec<Held>,
 }
 
 impl State {
@@ -291,6 +345,7 @@ impl State {
         State {
             regs,
             stack: Stack::new(),
+            refs: Vec::new(),
         }
     }
 
@@ -307,14 +362,43 @@ impl State {
         for (i, r) in regs.iter_mut().enumerate() {
             *r = self.regs[i].join(&o.regs[i], fresh);
         }
+        // A reference held on only one path is released on the other:
+        // keep it (so the leak is reported) but poison it (so it cannot be
+        // released twice).
+        let mut refs: Vec<Held> = Vec::new();
+        for h in self.refs.iter().chain(&o.refs) {
+            if refs.iter().any(|r| r.id == h.id) {
+                continue;
+            }
+            let mine = self.refs.iter().find(|r| r.id == h.id);
+            let theirs = o.refs.iter().find(|r| r.id == h.id);
+            let poisoned = match (mine, theirs) {
+                (Some(a), Some(b)) => a.poisoned || b.poisoned,
+                _ => true,
+            };
+            refs.push(Held { poisoned, ..*h });
+        }
         State {
             regs,
             stack: self.stack.join(&o.stack, fresh),
+            refs,
         }
     }
 
     pub fn contains(&self, o: &State) -> bool {
-        self.regs.iter().zip(&o.regs).all(|(a, b)| a.contains(b)) && self.stack.contains(&o.stack)
+        self.regs.iter().zip(&o.regs).all(|(a, b)| a.contains(b))
+            && self.stack.contains(&o.stack)
+            && self.refs == o.refs
+    }
+
+    /// The reference `id`, if held and usable.
+    pub fn holds(&self, id: u32) -> bool {
+        self.refs.iter().any(|r| r.id == id && !r.poisoned)
+    }
+
+    /// Drops reference `id`.
+    pub fn release(&mut self, id: u32) {
+        self.refs.retain(|r| r.id != id);
     }
 
     /// Every register and spill, for id-based updates.
