@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     #[cfg(all(
         feature = "jit",
         feature = "std",
-        target_arch = "x86_64",
+        any(target_arch = "x86_64", target_arch = "aarch64"),
         target_os = "linux"
     ))]
     {

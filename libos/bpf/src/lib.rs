@@ -1,5 +1,5 @@
 //! An embeddable eBPF runtime: the RFC 9669 instruction set, a streaming
-//! verifier, an interpreter, an x86_64 JIT and maps, in `no_std` Rust
+//! verifier, an interpreter, x86_64 and AArch64 JITs and maps, in `no_std` Rust
 //! that is safe outside one small module of the JIT.
 //!
 //! # Design
@@ -28,8 +28,9 @@
 //!   region table maps onto Rust slices (context, stack frames, packet, map
 //!   values, embedder regions); every access is bounds-checked, so even an
 //!   unverified program cannot touch memory it was not lent.
-//! * **JIT** ([`jit`], feature `jit`, x86_64 only): the lowered ops
-//!   translated to machine code by a small hand-written encoder. Loads,
+//! * **JIT** ([`jit`], feature `jit`, x86_64 and aarch64 targets): the
+//!   lowered ops translated to machine code by a small hand-written
+//!   encoder per architecture. Loads,
 //!   stores, atomics and helper calls leave the generated code for the
 //!   same checked accessors the interpreter uses, so JIT-compiled
 //!   programs are exactly as memory safe as interpreted ones; results,
@@ -38,7 +39,8 @@
 //! * **Unsafe code**: the crate is `#![deny(unsafe_code)]`, and exactly
 //!   one module overrides that: the JIT's `executable` leaf, which owns
 //!   the W^X code buffers (`mmap`/`mprotect` on a Linux host, or an
-//!   embedder's [`jit::CodeMemory`]) and the call into generated code;
+//!   embedder's [`jit::CodeMemory`]), the instruction cache maintenance
+//!   aarch64 needs after writing code, and the call into generated code;
 //!   every `unsafe` block there carries a `SAFETY` comment. Builds
 //!   without the `jit` feature contain no `unsafe` at all.
 //! * **Maps** ([`maps`]): array, hash (elastic or pre-allocated), LRU hash,
@@ -84,8 +86,8 @@
 //!   embedder can serve the loads from a fixed pool and then close it.
 //!   (In `full`, [`HashMap::new`] makes elastic maps that grow on insert;
 //!   see [`maps`].)
-//! * `jit`: the x86_64 JIT, without host code memory (bring a
-//!   [`jit::CodeMemory`]).
+//! * `jit`: the JIT (on x86_64 and aarch64 targets; elsewhere it compiles
+//!   to nothing), without host code memory (bring a [`jit::CodeMemory`]).
 //! * `std`: host conveniences; the runtime itself needs only `alloc`.
 //!
 //! [`HAS_JIT`] says whether a build contains the JIT.
@@ -105,7 +107,7 @@ pub mod elf;
 pub mod helpers;
 pub mod interpreter;
 pub mod isa;
-#[cfg(all(feature = "jit", target_arch = "x86_64"))]
+#[cfg(all(feature = "jit", any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub mod jit;
 pub mod maps;
 pub mod memory;
@@ -128,9 +130,12 @@ pub use program::{CompileError, CompileErrorKind, Config, LoadError, Program};
 pub use signing::{Signature, SignatureError, SigningPolicy};
 pub use verifier::{VerifyError, VerifyErrorKind, VerifyStats, verify};
 
-#[cfg(all(feature = "jit", target_arch = "x86_64"))]
+#[cfg(all(feature = "jit", any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub use jit::{JitError, JitProgram};
 
 /// Whether this build contains the JIT compiler (feature `jit` on an
-/// x86_64 target).
-pub const HAS_JIT: bool = cfg!(all(feature = "jit", target_arch = "x86_64"));
+/// x86_64 or aarch64 target).
+pub const HAS_JIT: bool = cfg!(all(
+    feature = "jit",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+));

@@ -1,16 +1,18 @@
-//! The x86_64 JIT against the interpreter.
+//! The JIT (x86_64 or aarch64, whichever the target has) against the
+//! interpreter.
 //!
 //! Every program the semantics tests run through `common::run` already
 //! goes through both engines (see `common::run_both`), and the random
 //! programs of `props.rs` do too. This file adds random straight-line and
 //! branching programs over all ten general registers (the cases where
 //! register assignment matters: `rax`/`rdx` around division, `rcx` around
-//! shifts, spilled registers around memory callouts), the budget's exact
-//! stopping point, helper calls and map side effects.
+//! shifts on x86_64, spilled registers around memory callouts on both),
+//! the budget's exact stopping point, helper calls, map side effects, and
+//! code too large for short conditional branches.
 #![cfg(all(
     feature = "jit",
     feature = "std",
-    target_arch = "x86_64",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
     target_os = "linux"
 ))]
 
@@ -138,6 +140,60 @@ fn faults_inside_nested_calls_unwind() {
     // The VM (and the host stack) is fine afterwards.
     let (a, b) = both(&load(&counted_loop()), 10_000);
     assert_eq!((a, b), (Ok(4950), Ok(4950)));
+}
+
+/// Code longer than a conditional branch reaches on aarch64 (±1 MiB):
+/// a loop whose exit test jumps forward over 20,000 stores and whose
+/// back edge jumps back over them, with budget stubs placed after all of
+/// it. The aarch64 JIT must switch to long branches; the result, the
+/// stopping point of every budget and the stores must still match.
+#[test]
+fn code_beyond_the_short_branch_range_runs() {
+    const STORES: usize = 20_000;
+    let mut parts = vec![mov64(0, 0), mov64(6, 0)];
+    // Slot 2: leave once r6 > 1.
+    parts.push(jmp_imm(JGT, 6, 1, (STORES + 2) as i16));
+    parts.push(alu64_imm(ADD, 6, 1));
+    for i in 0..STORES {
+        parts.push(st(W, 10, -8, i as i32));
+    }
+    parts.push(jmp_imm(JNE, 6, 0, -(STORES as i16) - 3));
+    parts.push(mov64_reg(0, 6));
+    parts.push(ldx(W, 1, 10, -8));
+    parts.push(alu64_reg(ADD, 0, 1));
+    parts.push(exit());
+    let code = prog(&parts);
+    let helpers = Helpers::with_maps();
+    let maps = MapSet::new();
+    let program =
+        Program::load_unverified(&code, &config(&helpers, &maps, ContextLayout::default()))
+            .unwrap();
+    let jit = JitProgram::compile_host(&program).unwrap();
+    assert!(jit.code_len() > 1 << 20, "{} bytes", jit.code_len());
+    // Two set-up ops, two passes of the loop, the final test and four ops.
+    let full = 2 + (STORES as u64 + 3) * 2 + 5;
+    for budget in [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        1000,
+        STORES as u64 + 4,
+        STORES as u64 + 6,
+        full - 1,
+        full,
+        1 << 20,
+    ] {
+        let (a, b) = both(&program, budget);
+        assert_eq!(a, b, "budget {budget}");
+    }
+    assert_eq!(both(&program, full).1, Ok(2 + STORES as u64 - 1));
+    assert!(matches!(
+        both(&program, full - 1).1,
+        Err(ExecError::BudgetExhausted { .. })
+    ));
 }
 
 /// One random instruction over r0-r9 that the verifier accepts on

@@ -39,7 +39,7 @@ fn run_on(program: &Program, maps: &mut MapSet, cpu: u32) -> u64 {
 #[cfg(all(
     feature = "jit",
     feature = "std",
-    target_arch = "x86_64",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
     target_os = "linux"
 ))]
 fn run_jit_on(program: &Program, maps: &mut MapSet, cpu: u32) -> u64 {
@@ -58,7 +58,7 @@ fn both(code: &[u8], make: impl Fn() -> MapSet, cpu: u32) -> (u64, MapSet) {
     #[cfg(all(
         feature = "jit",
         feature = "std",
-        target_arch = "x86_64",
+        any(target_arch = "x86_64", target_arch = "aarch64"),
         target_os = "linux"
     ))]
     {
@@ -889,7 +889,7 @@ fn aborted_runs_discard_their_reservations() {
     #[cfg(all(
         feature = "jit",
         feature = "std",
-        target_arch = "x86_64",
+        any(target_arch = "x86_64", target_arch = "aarch64"),
         target_os = "linux"
     ))]
     {

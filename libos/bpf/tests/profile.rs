@@ -10,6 +10,9 @@ fn embedded_profile_has_no_jit() {
 
 #[cfg(feature = "full")]
 #[test]
-fn full_profile_has_the_jit_on_x86_64() {
-    assert_eq!(exo_bpf::HAS_JIT, cfg!(target_arch = "x86_64"));
+fn full_profile_has_the_jit_on_x86_64_and_aarch64() {
+    assert_eq!(
+        exo_bpf::HAS_JIT,
+        cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
+    );
 }

@@ -255,7 +255,7 @@ fn check(code: &[u8]) -> Result<bool, String> {
 #[cfg(all(
     feature = "jit",
     feature = "std",
-    target_arch = "x86_64",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
     target_os = "linux"
 ))]
 fn jit_agrees(
@@ -293,7 +293,7 @@ fn jit_agrees(
 #[cfg(not(all(
     feature = "jit",
     feature = "std",
-    target_arch = "x86_64",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
     target_os = "linux"
 )))]
 fn jit_agrees(

@@ -472,6 +472,26 @@ fn test() -> Result<()> {
             .args(BPF_EMBEDDED)
             .args(["embedded", "--target", target]))?;
     }
+    // The BPF runtime on aarch64 Linux under qemu-user: every differential
+    // test then compares the aarch64 JIT with the interpreter.
+    sh(cargo().args([
+        "clippy",
+        "-p",
+        "exo-bpf",
+        "--all-targets",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    sh(cargo().args([
+        "test",
+        "-p",
+        "exo-bpf",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+    ]))?;
     // Smoke run of the hosted-VFS benchmark (the full run is `xtask bench`).
     sh(cargo()
         .env("EXO_BENCH_ITERS", "2000")

@@ -29,6 +29,12 @@ const PACKAGES: &[&str] = &[
     "clang",
     // Static Linux programs for the Linux personality (musl-gcc).
     "musl-tools",
+    // The Cap'n Proto schema compiler for cross-personality messages.
+    "capnproto",
+    // Cross-testing the BPF runtime's aarch64 JIT under qemu-user.
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "qemu-user",
 ];
 
 /// Files whose presence shows the packages are installed.
@@ -47,12 +53,17 @@ const PROBES: &[&str] = &[
     "/usr/sbin/debugfs",
     "/usr/bin/clang",
     "/usr/bin/musl-gcc",
+    "/usr/bin/capnp",
+    "/usr/bin/aarch64-linux-gnu-gcc",
+    "/usr/aarch64-linux-gnu/lib/libc.so.6",
+    "/usr/bin/qemu-aarch64",
 ];
 
 const RUST_TARGETS: &[&str] = &[
     "x86_64-unknown-none",
     "aarch64-unknown-none",
     "aarch64-unknown-uefi",
+    "aarch64-unknown-linux-gnu",
 ];
 const RUST_COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 

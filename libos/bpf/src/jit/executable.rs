@@ -7,6 +7,16 @@
 //! come from is the embedder's business: [`HostCodeMemory`] uses
 //! `mmap`/`mprotect` on a Linux host (feature `std`); a bare-metal
 //! embedder implements the trait over its own page tables.
+//!
+//! On aarch64 the instruction fetch path is not coherent with data
+//! writes: after copying code, the data cache lines must be cleaned to
+//! the point of unification and the instruction cache lines invalidated
+//! (`dc cvau`, `dsb ish`, `ic ivau`, `dsb ish`, `isb`), which
+//! [`sync_instruction_cache`] does and [`HostCodeMemory`] calls before it
+//! makes the pages executable (`mprotect` alone is not enough on real
+//! hardware). [`enter`] also issues an `isb` before jumping into the code,
+//! so a thread other than the installing one never runs stale
+//! instructions.
 
 use alloc::boxed::Box;
 use core::fmt::Debug;
@@ -33,7 +43,10 @@ pub unsafe trait ExecutableCode: Debug + Send + Sync {
 ///
 /// Implementations must return from [`CodeMemory::install`] a value whose
 /// [`ExecutableCode`] contract holds for the bytes they were given (copied
-/// verbatim, then made executable and read-only).
+/// verbatim, then made executable and read-only). On aarch64 that
+/// includes making the instruction cache coherent with the copy, for
+/// instance with [`sync_instruction_cache`] over the written bytes before
+/// mapping them executable.
 pub unsafe trait CodeMemory {
     /// Copies `code` into fresh memory, makes it executable and read-only,
     /// and returns it.
@@ -43,20 +56,89 @@ pub unsafe trait CodeMemory {
     fn install(&self, code: &[u8]) -> Result<Box<dyn ExecutableCode>, JitError>;
 }
 
-/// Runs generated code with `env`; returns `rax` (`r0` when the run ended
-/// normally, see [`Env::status`]).
+/// Makes instruction fetches see the current contents of `code`: on
+/// aarch64, cleans its data cache lines to the point of unification and
+/// invalidates its instruction cache lines (`dc cvau`, `dsb ish`,
+/// `ic ivau`, `dsb ish`, `isb`); on x86_64, whose instruction fetch is
+/// coherent with stores, nothing.
 ///
-/// `code` must come from [`CodeMemory::install`] with the output of
-/// [`super::x86_64::translate`] for `env.ops`; [`super::JitProgram`] is the
-/// only caller and keeps the two together.
+/// For a [`CodeMemory`] implementation: call it on the bytes just
+/// written, before they are mapped executable.
+pub fn sync_instruction_cache(code: &[u8]) {
+    #[cfg(target_arch = "aarch64")]
+    {
+        let ctr: u64;
+        // SAFETY: reading CTR_EL0 (cache type) has no side effects; it is
+        // readable at EL1 and, on Linux, at EL0 (or emulated on a trap).
+        unsafe {
+            core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags));
+        }
+        // Line sizes in bytes: 4 << log2(words) of DminLine / IminLine.
+        let dline = 4usize << ((ctr >> 16) & 0xf);
+        let iline = 4usize << (ctr & 0xf);
+        let start = code.as_ptr() as usize;
+        let end = start + code.len();
+        let mut at = start & !(dline - 1);
+        while at < end {
+            // SAFETY: `at` is in a cache line holding bytes of `code`,
+            // which is mapped and readable (cache lines never straddle a
+            // page); cleaning a line writes back its contents without
+            // changing any value the program can observe.
+            unsafe {
+                core::arch::asm!("dc cvau, {}", in(reg) at, options(nostack, preserves_flags));
+            }
+            at += dline;
+        }
+        // SAFETY: a barrier; no memory or register effects.
+        unsafe {
+            core::arch::asm!("dsb ish", options(nostack, preserves_flags));
+        }
+        let mut at = start & !(iline - 1);
+        while at < end {
+            // SAFETY: as for `dc cvau`: a line of mapped, readable memory;
+            // invalidating the instruction cache changes no data.
+            unsafe {
+                core::arch::asm!("ic ivau, {}", in(reg) at, options(nostack, preserves_flags));
+            }
+            at += iline;
+        }
+        // SAFETY: barriers; no memory or register effects.
+        unsafe {
+            core::arch::asm!("dsb ish", "isb", options(nostack, preserves_flags));
+        }
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    let _ = code;
+}
+
+/// The entry point's signature: the backend's translate output starts
+/// with a function taking the environment and returning `r0`.
+#[cfg(target_arch = "x86_64")]
+type Entry = extern "sysv64" fn(*mut Env<'_, '_, '_>) -> u64;
+#[cfg(target_arch = "aarch64")]
+type Entry = extern "C" fn(*mut Env<'_, '_, '_>) -> u64;
+
+/// Runs generated code with `env`; returns its result (`r0` when the run
+/// ended normally, see [`Env::status`]).
+///
+/// `code` must come from [`CodeMemory::install`] with the output of the
+/// backend's `translate` (`x86_64.rs` or `aarch64.rs`) for `env.ops`;
+/// [`super::JitProgram`] is the only caller and keeps the two together.
 pub(crate) fn enter(code: &dyn ExecutableCode, env: &mut Env<'_, '_, '_>) -> u64 {
-    type Entry = extern "sysv64" fn(*mut Env<'_, '_, '_>) -> u64;
     // SAFETY: by the `ExecutableCode` contract, `entry` points at the
     // installed, executable bytes of `translate`'s output, whose first byte
-    // is a function with the `Entry` signature (see `x86_64.rs`: a
-    // standard prologue that saves every callee-saved register it uses,
-    // keeps rsp aligned at every call, and restores both in the epilogue).
+    // is a function with the `Entry` signature and ABI (see `x86_64.rs` and
+    // `aarch64.rs`: a standard prologue that saves every callee-saved
+    // register it uses, keeps the stack pointer aligned at every call, and
+    // restores both in the epilogue).
     let function: Entry = unsafe { core::mem::transmute::<*const u8, Entry>(code.entry()) };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: a context synchronization barrier: instructions fetched
+    // after it see the code installed (and synchronized with
+    // `sync_instruction_cache`) before this call, even on another core.
+    unsafe {
+        core::arch::asm!("isb", options(nostack, preserves_flags));
+    }
     // The generated code reaches `env` only through this pointer: it
     // spills registers into it and passes it to the callouts in
     // `runtime`, which take it as `&mut Env` one at a time. It touches no
@@ -64,7 +146,7 @@ pub(crate) fn enter(code: &dyn ExecutableCode, env: &mut Env<'_, '_, '_>) -> u64
     // is a callout that goes through `Memory`'s bounds checks. The
     // instruction budget bounds its running time, and a failure anywhere
     // (including inside nested BPF-to-BPF calls) returns through the
-    // epilogue with rsp reset from `env`.
+    // epilogue with the stack pointer reset from `env`.
     function(env)
 }
 
@@ -141,6 +223,11 @@ mod host {
             unsafe {
                 core::ptr::copy_nonoverlapping(code.as_ptr(), start.as_ptr(), code.len());
             }
+            // SAFETY: `len` initialised (zero-filled, then copied) bytes of
+            // our own mapping, not written again while this shared view
+            // lives.
+            let written = unsafe { core::slice::from_raw_parts(start.as_ptr(), len) };
+            super::sync_instruction_cache(written);
             // SAFETY: changes the protection of our own mapping only; on
             // failure `mapping`'s `Drop` unmaps it.
             let rc = unsafe {

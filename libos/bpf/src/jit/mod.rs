@@ -1,10 +1,13 @@
-//! A JIT compiler from the lowered ops to x86_64 machine code.
+//! A JIT compiler from the lowered ops to x86_64 or AArch64 machine code.
 //!
 //! The JIT starts where the interpreter starts: from a loaded (verified
 //! and lowered) [`Program`]. Each op becomes a short machine-code
-//! sequence (module `x86_64`); ALU operations, byte swaps, sign extensions,
-//! jumps and BPF-to-BPF calls run natively, with RFC 9669's results for
-//! division by zero, `MIN / -1` and shift amounts reproduced exactly.
+//! sequence (module `x86_64` on x86_64 targets, `aarch64` with its
+//! encoder `a64` on aarch64 targets; both share the op analysis and the
+//! budget segments of module `analysis` and the callouts of `runtime`);
+//! ALU operations, byte swaps, sign extensions, jumps and BPF-to-BPF
+//! calls run natively, with RFC 9669's results for division by zero,
+//! `MIN / -1` and shift amounts reproduced exactly.
 //!
 //! # Memory safety
 //!
@@ -22,19 +25,35 @@
 //! outcome, so a JIT-compiled program cannot hang its host either.
 //!
 //! The one `unsafe` module, `executable`, holds the W^X code buffers
-//! and the call into generated code.
+//! (with the instruction cache maintenance aarch64 needs) and the call
+//! into generated code.
 
+// The A64 encoder is plain code generation: its unit tests run on every
+// host.
+#[cfg(any(target_arch = "aarch64", test))]
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+mod a64;
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+mod analysis;
+#[cfg(target_arch = "x86_64")]
 mod encoder;
 #[allow(unsafe_code)]
 mod executable;
 mod runtime;
+#[cfg(target_arch = "x86_64")]
 mod x86_64;
+
+#[cfg(target_arch = "aarch64")]
+use aarch64::translate;
+#[cfg(target_arch = "x86_64")]
+use x86_64::translate;
 
 use alloc::boxed::Box;
 
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub use executable::HostCodeMemory;
-pub use executable::{CodeMemory, ExecutableCode};
+pub use executable::{CodeMemory, ExecutableCode, sync_instruction_cache};
 
 use crate::interpreter::{ExecError, Input, Vm};
 use crate::program::Program;
@@ -67,7 +86,7 @@ impl JitProgram {
     /// # Errors
     /// Any [`JitError`].
     pub fn compile(program: &Program, memory: &dyn CodeMemory) -> Result<JitProgram, JitError> {
-        let bytes = x86_64::translate(program.ops())?;
+        let bytes = translate(program.ops())?;
         let code = memory.install(&bytes)?;
         Ok(JitProgram {
             program: program.clone(),
@@ -119,7 +138,7 @@ impl Vm {
                 remaining: 0,
                 depth: 0,
                 budget,
-                saved_rsp: 0,
+                saved_sp: 0,
                 memory,
                 ops,
                 error: None,

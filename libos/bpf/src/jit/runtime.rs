@@ -6,8 +6,9 @@
 //! very [`Memory`] accessors the interpreter uses; so JIT-compiled code
 //! keeps the interpreter's guarantee that an access outside the lent
 //! memory is a [`MemoryFault`](crate::MemoryFault), never undefined
-//! behaviour. These functions are ordinary safe Rust with the `sysv64`
-//! ABI; the only thing generated code does with [`Env`] directly is spill
+//! behaviour. These functions are ordinary safe Rust with the ABI the
+//! backend calls them with (`sysv64` on x86_64, the C ABI, AAPCS64, on
+//! aarch64; see `callout!`); the only thing generated code does with [`Env`] directly is spill
 //! registers into it and read the status words, at offsets taken from
 //! `offset_of!`.
 //!
@@ -21,7 +22,7 @@ use crate::compile::Op;
 use crate::interpreter::{ExecError, atomic_update};
 use crate::memory::{MAX_FRAMES, Memory, STACK_SIZE, frame_pointer};
 
-/// The run finished normally; `rax` is `r0`.
+/// The run finished normally; the entry function returned `r0`.
 pub(crate) const STATUS_OK: u64 = 0;
 /// [`Env::error`] holds the error.
 pub(crate) const STATUS_ERROR: u64 = 1;
@@ -31,12 +32,14 @@ pub(crate) const STATUS_BUDGET: u64 = 2;
 /// Control reached a non-instruction at [`Env::pc`].
 pub(crate) const STATUS_BAD_PC: u64 = 3;
 
-/// The per-run state generated code reaches through `r12`.
+/// The per-run state generated code reaches through a callee-saved
+/// register (`r12` on x86_64, `x24` on aarch64).
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Env<'e, 'a, 'r> {
-    /// Spill slots for the caller-saved host registers around a callout,
-    /// in the order of [`super::x86_64::SPILLED`].
+    /// Spill slots for the caller-saved host registers around a callout:
+    /// BPF `r0`-`r5` in slots 0-5 on every backend (so [`call`] finds the
+    /// helper arguments there), then backend-specific state.
     pub(crate) saved: [u64; 8],
     /// One of the `STATUS_*` values.
     pub(crate) status: u64,
@@ -49,7 +52,7 @@ pub(crate) struct Env<'e, 'a, 'r> {
     /// The instruction budget on entry.
     pub(crate) budget: u64,
     /// The host stack pointer after the prologue, for unwinding on errors.
-    pub(crate) saved_rsp: u64,
+    pub(crate) saved_sp: u64,
     /// The run's memory.
     pub(crate) memory: &'e mut Memory<'a, 'r>,
     /// The program's ops.
@@ -67,7 +70,22 @@ pub(crate) const PC: i32 = offset_of!(StaticEnv, pc) as i32;
 pub(crate) const REMAINING: i32 = offset_of!(StaticEnv, remaining) as i32;
 pub(crate) const DEPTH: i32 = offset_of!(StaticEnv, depth) as i32;
 pub(crate) const BUDGET: i32 = offset_of!(StaticEnv, budget) as i32;
-pub(crate) const SAVED_RSP: i32 = offset_of!(StaticEnv, saved_rsp) as i32;
+pub(crate) const SAVED_SP: i32 = offset_of!(StaticEnv, saved_sp) as i32;
+
+/// Defines a callout with the ABI generated code calls it with: `sysv64`
+/// on x86_64 (whatever the target's default C ABI is, as on UEFI), the C
+/// ABI (AAPCS64) elsewhere.
+macro_rules! callout {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> u64 $body:block) => {
+        $(#[$meta])*
+        #[cfg(target_arch = "x86_64")]
+        pub(crate) extern "sysv64" fn $name($($arg: $ty),*) -> u64 $body
+
+        $(#[$meta])*
+        #[cfg(not(target_arch = "x86_64"))]
+        pub(crate) extern "C" fn $name($($arg: $ty),*) -> u64 $body
+    };
+}
 
 impl Env<'_, '_, '_> {
     fn fail(&mut self, error: ExecError) -> u64 {
@@ -81,120 +99,130 @@ impl Env<'_, '_, '_> {
     }
 }
 
-/// `ldx` at slot `pc` from `addr`; returns the loaded, extended value.
-pub(crate) extern "sysv64" fn load(env: &mut Env<'_, '_, '_>, pc: u64, addr: u64) -> u64 {
-    let op = env.op(pc);
-    let m = &env.memory;
-    let value = match op {
-        Some(Op::Ldx8 { .. }) => m.load::<1>(addr).map(|b| u64::from(b[0])),
-        Some(Op::Ldx16 { .. }) => m.load(addr).map(|b| u64::from(u16::from_le_bytes(b))),
-        Some(Op::Ldx32 { .. }) => m.load(addr).map(|b| u64::from(u32::from_le_bytes(b))),
-        Some(Op::Ldx64 { .. }) => m.load(addr).map(u64::from_le_bytes),
-        Some(Op::LdxSx8 { .. }) => m.load::<1>(addr).map(|b| b[0] as i8 as i64 as u64),
-        Some(Op::LdxSx16 { .. }) => m.load(addr).map(|b| i16::from_le_bytes(b) as i64 as u64),
-        Some(Op::LdxSx32 { .. }) => m.load(addr).map(|b| i32::from_le_bytes(b) as i64 as u64),
-        _ => return env.fail(ExecError::BadPc { pc: pc as usize }),
-    };
-    value.unwrap_or_else(|fault| {
-        env.fail(ExecError::Memory {
-            pc: pc as usize,
-            fault,
+callout! {
+    /// `ldx` at slot `pc` from `addr`; returns the loaded, extended value.
+    fn load(env: &mut Env<'_, '_, '_>, pc: u64, addr: u64) -> u64 {
+        let op = env.op(pc);
+        let m = &env.memory;
+        let value = match op {
+            Some(Op::Ldx8 { .. }) => m.load::<1>(addr).map(|b| u64::from(b[0])),
+            Some(Op::Ldx16 { .. }) => m.load(addr).map(|b| u64::from(u16::from_le_bytes(b))),
+            Some(Op::Ldx32 { .. }) => m.load(addr).map(|b| u64::from(u32::from_le_bytes(b))),
+            Some(Op::Ldx64 { .. }) => m.load(addr).map(u64::from_le_bytes),
+            Some(Op::LdxSx8 { .. }) => m.load::<1>(addr).map(|b| b[0] as i8 as i64 as u64),
+            Some(Op::LdxSx16 { .. }) => m.load(addr).map(|b| i16::from_le_bytes(b) as i64 as u64),
+            Some(Op::LdxSx32 { .. }) => m.load(addr).map(|b| i32::from_le_bytes(b) as i64 as u64),
+            _ => return env.fail(ExecError::BadPc { pc: pc as usize }),
+        };
+        value.unwrap_or_else(|fault| {
+            env.fail(ExecError::Memory {
+                pc: pc as usize,
+                fault,
+            })
         })
-    })
-}
-
-/// `st`/`stx` at slot `pc` of `value` to `addr`.
-pub(crate) extern "sysv64" fn store(
-    env: &mut Env<'_, '_, '_>,
-    pc: u64,
-    addr: u64,
-    value: u64,
-) -> u64 {
-    let b = value.to_le_bytes();
-    let op = env.op(pc);
-    let m = &mut env.memory;
-    let result = match op {
-        Some(Op::St8 { .. } | Op::Stx8 { .. }) => m.store::<1>(addr, [b[0]]),
-        Some(Op::St16 { .. } | Op::Stx16 { .. }) => m.store::<2>(addr, [b[0], b[1]]),
-        Some(Op::St32 { .. } | Op::Stx32 { .. }) => m.store::<4>(addr, [b[0], b[1], b[2], b[3]]),
-        Some(Op::St64 { .. } | Op::Stx64 { .. }) => m.store::<8>(addr, b),
-        _ => return env.fail(ExecError::BadPc { pc: pc as usize }),
-    };
-    match result {
-        Ok(()) => 0,
-        Err(fault) => env.fail(ExecError::Memory {
-            pc: pc as usize,
-            fault,
-        }),
     }
 }
 
-/// The atomic at slot `pc` on `addr`, with the source register's value
-/// `src` and `r0`. Returns the value the op writes back to a register:
-/// the new `r0` for `cmpxchg`, the new source register for the other
-/// fetching ops, unused otherwise.
-pub(crate) extern "sysv64" fn atomic(
-    env: &mut Env<'_, '_, '_>,
-    pc: u64,
-    addr: u64,
-    src: u64,
-    r0: u64,
-) -> u64 {
-    let (op, s, wide) = match env.op(pc) {
-        Some(Op::Atomic32 { op, s, .. }) => (op, s, false),
-        Some(Op::Atomic64 { op, s, .. }) => (op, s, true),
-        _ => return env.fail(ExecError::BadPc { pc: pc as usize }),
-    };
-    let s = usize::from(s & 15);
-    let mut regs = [0u64; 16];
-    regs[s] = src;
-    regs[0] = r0;
-    let result = if wide {
-        atomic_update::<8>(env.memory, &mut regs, op, addr, s)
-    } else {
-        atomic_update::<4>(env.memory, &mut regs, op, addr, s)
-    };
-    match result {
-        Ok(()) if op == crate::isa::AtomicOp::CmpXchg => regs[0],
-        Ok(()) => regs[s],
-        Err(fault) => env.fail(ExecError::Memory {
-            pc: pc as usize,
-            fault,
-        }),
+callout! {
+    /// `st`/`stx` at slot `pc` of `value` to `addr`.
+    fn store(
+        env: &mut Env<'_, '_, '_>,
+        pc: u64,
+        addr: u64,
+        value: u64,
+    ) -> u64 {
+        let b = value.to_le_bytes();
+        let op = env.op(pc);
+        let m = &mut env.memory;
+        let result = match op {
+            Some(Op::St8 { .. } | Op::Stx8 { .. }) => m.store::<1>(addr, [b[0]]),
+            Some(Op::St16 { .. } | Op::Stx16 { .. }) => m.store::<2>(addr, [b[0], b[1]]),
+            Some(Op::St32 { .. } | Op::Stx32 { .. }) => m.store::<4>(addr, [b[0], b[1], b[2], b[3]]),
+            Some(Op::St64 { .. } | Op::Stx64 { .. }) => m.store::<8>(addr, b),
+            _ => return env.fail(ExecError::BadPc { pc: pc as usize }),
+        };
+        match result {
+            Ok(()) => 0,
+            Err(fault) => env.fail(ExecError::Memory {
+                pc: pc as usize,
+                fault,
+            }),
+        }
     }
 }
 
-/// The helper call at slot `pc`, with `r1`-`r5` from the spill slots.
-pub(crate) extern "sysv64" fn call(env: &mut Env<'_, '_, '_>, pc: u64) -> u64 {
-    let Some(Op::Call { f, id }) = env.op(pc) else {
-        return env.fail(ExecError::BadPc { pc: pc as usize });
-    };
-    let [_, r1, r2, r3, r4, r5, ..] = env.saved;
-    match f(env.memory, r1, r2, r3, r4, r5) {
-        Ok(value) => value,
-        Err(error) => env.fail(ExecError::Helper {
-            pc: pc as usize,
-            id,
-            error,
-        }),
+callout! {
+    /// The atomic at slot `pc` on `addr`, with the source register's value
+    /// `src` and `r0`. Returns the value the op writes back to a register:
+    /// the new `r0` for `cmpxchg`, the new source register for the other
+    /// fetching ops, unused otherwise.
+    fn atomic(
+        env: &mut Env<'_, '_, '_>,
+        pc: u64,
+        addr: u64,
+        src: u64,
+        r0: u64,
+    ) -> u64 {
+        let (op, s, wide) = match env.op(pc) {
+            Some(Op::Atomic32 { op, s, .. }) => (op, s, false),
+            Some(Op::Atomic64 { op, s, .. }) => (op, s, true),
+            _ => return env.fail(ExecError::BadPc { pc: pc as usize }),
+        };
+        let s = usize::from(s & 15);
+        let mut regs = [0u64; 16];
+        regs[s] = src;
+        regs[0] = r0;
+        let result = if wide {
+            atomic_update::<8>(env.memory, &mut regs, op, addr, s)
+        } else {
+            atomic_update::<4>(env.memory, &mut regs, op, addr, s)
+        };
+        match result {
+            Ok(()) if op == crate::isa::AtomicOp::CmpXchg => regs[0],
+            Ok(()) => regs[s],
+            Err(fault) => env.fail(ExecError::Memory {
+                pc: pc as usize,
+                fault,
+            }),
+        }
     }
 }
 
-/// Entering a BPF-to-BPF call at slot `pc`: checks and bumps the depth,
-/// zeroes the callee's stack frame, returns its frame pointer.
-pub(crate) extern "sysv64" fn enter(env: &mut Env<'_, '_, '_>, pc: u64) -> u64 {
-    let depth = env.depth as usize;
-    if depth + 1 >= MAX_FRAMES {
-        return env.fail(ExecError::CallDepthExceeded { pc: pc as usize });
+callout! {
+    /// The helper call at slot `pc`, with `r1`-`r5` from the spill slots.
+    fn call(env: &mut Env<'_, '_, '_>, pc: u64) -> u64 {
+        let Some(Op::Call { f, id }) = env.op(pc) else {
+            return env.fail(ExecError::BadPc { pc: pc as usize });
+        };
+        let [_, r1, r2, r3, r4, r5, ..] = env.saved;
+        match f(env.memory, r1, r2, r3, r4, r5) {
+            Ok(value) => value,
+            Err(error) => env.fail(ExecError::Helper {
+                pc: pc as usize,
+                id,
+                error,
+            }),
+        }
     }
-    let depth = depth + 1;
-    env.depth = depth as u64;
-    if let Some(frame) = env
-        .memory
-        .stack
-        .get_mut(depth * STACK_SIZE..(depth + 1) * STACK_SIZE)
-    {
-        frame.fill(0);
+}
+
+callout! {
+    /// Entering a BPF-to-BPF call at slot `pc`: checks and bumps the depth,
+    /// zeroes the callee's stack frame, returns its frame pointer.
+    fn enter(env: &mut Env<'_, '_, '_>, pc: u64) -> u64 {
+        let depth = env.depth as usize;
+        if depth + 1 >= MAX_FRAMES {
+            return env.fail(ExecError::CallDepthExceeded { pc: pc as usize });
+        }
+        let depth = depth + 1;
+        env.depth = depth as u64;
+        if let Some(frame) = env
+            .memory
+            .stack
+            .get_mut(depth * STACK_SIZE..(depth + 1) * STACK_SIZE)
+        {
+            frame.fill(0);
+        }
+        frame_pointer(depth)
     }
-    frame_pointer(depth)
 }

@@ -35,13 +35,14 @@
 use alloc::vec::Vec;
 
 use super::JitError;
+use super::analysis::{Src, alu_of, branch_of, segments};
 use super::encoder::{
     Alu, Asm, Cond, Label, R8, R9, R10, R11, R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI,
     RSP, Rm, Shift, Size,
 };
 use super::runtime::{self, Env};
 use crate::compile::Op;
-use crate::isa::{AluOp, AtomicOp, JmpCond};
+use crate::isa::{AluOp, AtomicOp, JmpCond, Width};
 use crate::memory::{context_address, frame_pointer};
 
 /// Host register of each BPF register.
@@ -56,13 +57,6 @@ const T2: u8 = R11;
 // Frame pointers are `frame_pointer(0) + depth << 32`; the return path of
 // a BPF-to-BPF call computes them that way.
 const _: () = assert!(frame_pointer(1) - frame_pointer(0) == 1 << 32);
-
-/// A second operand.
-#[derive(Clone, Copy, Debug)]
-enum Src {
-    K(u64),
-    X(u8),
-}
 
 /// An argument of a callout, loaded into `rdx`, `rcx`, `r8` in turn.
 #[derive(Clone, Copy, Debug)]
@@ -80,137 +74,17 @@ type Callout2 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64) -> u64;
 type Callout3 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64, u64) -> u64;
 type Callout4 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64, u64, u64) -> u64;
 
+fn size(width: Width) -> Size {
+    match width {
+        Width::W32 => Size::D,
+        Width::W64 => Size::Q,
+    }
+}
+
 fn host(r: u8) -> Result<u8, JitError> {
     BPF.get(usize::from(r))
         .copied()
         .ok_or(JitError::Unsupported)
-}
-
-fn alu_of(op: Op) -> Option<(AluOp, Size, u8, Src)> {
-    use AluOp::*;
-    use Size::{D, Q};
-    use Src::{K, X};
-    let k32 = |k: u32| K(u64::from(k));
-    Some(match op {
-        Op::Add64K { d, k } => (Add, Q, d, K(k)),
-        Op::Add64X { d, s } => (Add, Q, d, X(s)),
-        Op::Sub64K { d, k } => (Sub, Q, d, K(k)),
-        Op::Sub64X { d, s } => (Sub, Q, d, X(s)),
-        Op::Mul64K { d, k } => (Mul, Q, d, K(k)),
-        Op::Mul64X { d, s } => (Mul, Q, d, X(s)),
-        Op::Div64K { d, k } => (Div, Q, d, K(k)),
-        Op::Div64X { d, s } => (Div, Q, d, X(s)),
-        Op::SDiv64K { d, k } => (SDiv, Q, d, K(k)),
-        Op::SDiv64X { d, s } => (SDiv, Q, d, X(s)),
-        Op::Mod64K { d, k } => (Mod, Q, d, K(k)),
-        Op::Mod64X { d, s } => (Mod, Q, d, X(s)),
-        Op::SMod64K { d, k } => (SMod, Q, d, K(k)),
-        Op::SMod64X { d, s } => (SMod, Q, d, X(s)),
-        Op::Or64K { d, k } => (Or, Q, d, K(k)),
-        Op::Or64X { d, s } => (Or, Q, d, X(s)),
-        Op::And64K { d, k } => (And, Q, d, K(k)),
-        Op::And64X { d, s } => (And, Q, d, X(s)),
-        Op::Lsh64K { d, k } => (Lsh, Q, d, k32(k)),
-        Op::Lsh64X { d, s } => (Lsh, Q, d, X(s)),
-        Op::Rsh64K { d, k } => (Rsh, Q, d, k32(k)),
-        Op::Rsh64X { d, s } => (Rsh, Q, d, X(s)),
-        Op::Arsh64K { d, k } => (Arsh, Q, d, k32(k)),
-        Op::Arsh64X { d, s } => (Arsh, Q, d, X(s)),
-        Op::Xor64K { d, k } => (Xor, Q, d, K(k)),
-        Op::Xor64X { d, s } => (Xor, Q, d, X(s)),
-        Op::Mov64K { d, k } => (Mov, Q, d, K(k)),
-        Op::Mov64X { d, s } => (Mov, Q, d, X(s)),
-        Op::Add32K { d, k } => (Add, D, d, k32(k)),
-        Op::Add32X { d, s } => (Add, D, d, X(s)),
-        Op::Sub32K { d, k } => (Sub, D, d, k32(k)),
-        Op::Sub32X { d, s } => (Sub, D, d, X(s)),
-        Op::Mul32K { d, k } => (Mul, D, d, k32(k)),
-        Op::Mul32X { d, s } => (Mul, D, d, X(s)),
-        Op::Div32K { d, k } => (Div, D, d, k32(k)),
-        Op::Div32X { d, s } => (Div, D, d, X(s)),
-        Op::SDiv32K { d, k } => (SDiv, D, d, k32(k)),
-        Op::SDiv32X { d, s } => (SDiv, D, d, X(s)),
-        Op::Mod32K { d, k } => (Mod, D, d, k32(k)),
-        Op::Mod32X { d, s } => (Mod, D, d, X(s)),
-        Op::SMod32K { d, k } => (SMod, D, d, k32(k)),
-        Op::SMod32X { d, s } => (SMod, D, d, X(s)),
-        Op::Or32K { d, k } => (Or, D, d, k32(k)),
-        Op::Or32X { d, s } => (Or, D, d, X(s)),
-        Op::And32K { d, k } => (And, D, d, k32(k)),
-        Op::And32X { d, s } => (And, D, d, X(s)),
-        Op::Lsh32K { d, k } => (Lsh, D, d, k32(k)),
-        Op::Lsh32X { d, s } => (Lsh, D, d, X(s)),
-        Op::Rsh32K { d, k } => (Rsh, D, d, k32(k)),
-        Op::Rsh32X { d, s } => (Rsh, D, d, X(s)),
-        Op::Arsh32K { d, k } => (Arsh, D, d, k32(k)),
-        Op::Arsh32X { d, s } => (Arsh, D, d, X(s)),
-        Op::Xor32K { d, k } => (Xor, D, d, k32(k)),
-        Op::Xor32X { d, s } => (Xor, D, d, X(s)),
-        Op::Mov32K { d, k } => (Mov, D, d, k32(k)),
-        Op::Mov32X { d, s } => (Mov, D, d, X(s)),
-        _ => return None,
-    })
-}
-
-fn branch_of(op: Op) -> Option<(JmpCond, Size, u8, Src, u32)> {
-    use JmpCond::*;
-    use Size::{D, Q};
-    use Src::{K, X};
-    Some(match op {
-        Op::JeqK { d, k, t } => (Eq, Q, d, K(k), t),
-        Op::JeqX { d, s, t } => (Eq, Q, d, X(s), t),
-        Op::JgtK { d, k, t } => (Gt, Q, d, K(k), t),
-        Op::JgtX { d, s, t } => (Gt, Q, d, X(s), t),
-        Op::JgeK { d, k, t } => (Ge, Q, d, K(k), t),
-        Op::JgeX { d, s, t } => (Ge, Q, d, X(s), t),
-        Op::JsetK { d, k, t } => (Set, Q, d, K(k), t),
-        Op::JsetX { d, s, t } => (Set, Q, d, X(s), t),
-        Op::JneK { d, k, t } => (Ne, Q, d, K(k), t),
-        Op::JneX { d, s, t } => (Ne, Q, d, X(s), t),
-        Op::JsgtK { d, k, t } => (Sgt, Q, d, K(k), t),
-        Op::JsgtX { d, s, t } => (Sgt, Q, d, X(s), t),
-        Op::JsgeK { d, k, t } => (Sge, Q, d, K(k), t),
-        Op::JsgeX { d, s, t } => (Sge, Q, d, X(s), t),
-        Op::JltK { d, k, t } => (Lt, Q, d, K(k), t),
-        Op::JltX { d, s, t } => (Lt, Q, d, X(s), t),
-        Op::JleK { d, k, t } => (Le, Q, d, K(k), t),
-        Op::JleX { d, s, t } => (Le, Q, d, X(s), t),
-        Op::JsltK { d, k, t } => (Slt, Q, d, K(k), t),
-        Op::JsltX { d, s, t } => (Slt, Q, d, X(s), t),
-        Op::JsleK { d, k, t } => (Sle, Q, d, K(k), t),
-        Op::JsleX { d, s, t } => (Sle, Q, d, X(s), t),
-        Op::Jmp32K { cond, d, k, t } => (cond, D, d, K(u64::from(k)), t),
-        Op::Jmp32X { cond, d, s, t } => (cond, D, d, X(s), t),
-        _ => return None,
-    })
-}
-
-fn target_of(op: Op) -> Option<u32> {
-    match op {
-        Op::Ja { t } | Op::CallLocal { t } => Some(t),
-        _ => branch_of(op).map(|(.., t)| t),
-    }
-}
-
-/// Register-only ops, which cannot fail or leave the straight line.
-fn is_pure(op: Op) -> bool {
-    alu_of(op).is_some()
-        || matches!(
-            op,
-            Op::Neg64 { .. }
-                | Op::Neg32 { .. }
-                | Op::MovSx64B { .. }
-                | Op::MovSx64H { .. }
-                | Op::MovSx64W { .. }
-                | Op::MovSx32B { .. }
-                | Op::MovSx32H { .. }
-                | Op::Zext16 { .. }
-                | Op::Zext32 { .. }
-                | Op::Swap16 { .. }
-                | Op::Swap32 { .. }
-                | Op::Swap64 { .. }
-                | Op::Nop
-        )
 }
 
 fn cond_code(cond: JmpCond) -> Cond {
@@ -226,39 +100,6 @@ fn cond_code(cond: JmpCond) -> Cond {
         JmpCond::Slt => Cond::L,
         JmpCond::Sle => Cond::Le,
     }
-}
-
-/// Lengths of the budget segments, indexed by their first op (0 where no
-/// segment starts).
-fn segments(ops: &[Op]) -> Vec<u32> {
-    let n = ops.len();
-    let mut start = alloc::vec![false; n];
-    if let Some(first) = start.first_mut() {
-        *first = true;
-    }
-    for (i, &op) in ops.iter().enumerate() {
-        if let Some(t) = target_of(op).and_then(|t| start.get_mut(t as usize)) {
-            *t = true;
-        }
-        if !is_pure(op)
-            && let Some(next) = start.get_mut(i + 1)
-        {
-            *next = true;
-        }
-    }
-    if let Some(last) = start.last_mut() {
-        // The trailing `FellOff` is charged on its own.
-        *last = true;
-    }
-    let mut lengths = alloc::vec![0; n];
-    let mut current = 0;
-    for (i, &starts) in start.iter().enumerate() {
-        if starts {
-            current = i;
-        }
-        lengths[current] += 1;
-    }
-    lengths
 }
 
 struct Translator {
@@ -304,7 +145,7 @@ impl Translator {
         // Six pushes and the return address leave rsp 8 off alignment.
         a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(RSP), 8);
         a.mov_rr(Size::Q, ENV, RDI);
-        a.store(ENV, runtime::SAVED_RSP, RSP);
+        a.store(ENV, runtime::SAVED_SP, RSP);
         a.load(BUDGET, ENV, runtime::BUDGET);
         for r in [RAX, RSI, RDX, RCX, R8, RBX, R13, R14, R15] {
             a.alu_rr(Size::D, Alu::Xor, r, r);
@@ -325,7 +166,7 @@ impl Translator {
         }
         let a = &mut self.asm;
         a.bind(self.epilogue);
-        a.load(RSP, ENV, runtime::SAVED_RSP);
+        a.load(RSP, ENV, runtime::SAVED_SP);
         a.alu_ri(Size::Q, Alu::Add, Rm::Reg(RSP), 8);
         for r in [R15, R14, R13, R12, RBP, RBX] {
             a.pop(r);
@@ -387,11 +228,11 @@ impl Translator {
     }
 
     fn op(&mut self, pc: usize, op: Op) -> Result<(), JitError> {
-        if let Some((alu, size, d, src)) = alu_of(op) {
-            return self.alu(alu, size, host(d)?, src);
+        if let Some((alu, width, d, src)) = alu_of(op) {
+            return self.alu(alu, size(width), host(d)?, src);
         }
-        if let Some((cond, size, d, src, t)) = branch_of(op) {
-            return self.branch(cond, size, host(d)?, src, t);
+        if let Some((cond, width, d, src, t)) = branch_of(op) {
+            return self.branch(cond, size(width), host(d)?, src, t);
         }
         let load: Callout2 = runtime::load;
         let store: Callout3 = runtime::store;

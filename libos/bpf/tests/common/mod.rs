@@ -160,7 +160,7 @@ pub fn run_both(program: &Program) -> Result<u64, ExecError> {
     #[cfg(all(
         feature = "jit",
         feature = "std",
-        target_arch = "x86_64",
+        any(target_arch = "x86_64", target_arch = "aarch64"),
         target_os = "linux"
     ))]
     {
