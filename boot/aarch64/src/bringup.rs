@@ -1,12 +1,13 @@
 //! The kernel's first look at the hardware the device tree described, at
 //! EL1: attach the console, report the exception level and the counter,
-//! probe the GIC, ask PSCI its version, check memory against `/memory`.
+//! probe and set up the GIC, start the tick, ask PSCI its version, check
+//! memory against `/memory`.
 
 use crate::console::BOOT_CONSOLE;
 use crate::{BootState, STACK_BYTES};
-use hal::arch::aarch64::gic::{self, GicProbe};
+use hal::arch::aarch64::gic::{self, GicProbe, GicSetup};
 use hal::arch::aarch64::uart::{Attached, CONSOLE_UART};
-use hal::arch::aarch64::{cpu, exit, psci};
+use hal::arch::aarch64::{cpu, exit, psci, timer};
 use hal::platform::{self, MemoryCheck, Platform};
 use log::{info, warn};
 
@@ -84,6 +85,53 @@ pub fn probe_gic(platform: &Platform) -> Option<GicProbe> {
         );
     }
     Some(probe)
+}
+
+/// Sets the GIC up and starts the generic timer's tick at `hz` on the
+/// virtual timer's PPI from `/timer`: (the GIC setup, the tick interval in
+/// counter ticks). IRQs stay masked at the CPU.
+pub fn start_interrupts(platform: &Platform, hz: u32) -> (Option<GicSetup>, Option<u64>) {
+    let Some(ic) = platform.interrupt_controller.as_ref() else {
+        warn!("no GIC: no interrupts, no tick");
+        return (None, None);
+    };
+    // SAFETY: the device tree names these frames, the identity map maps
+    // them as Device memory, nothing else drives the GIC after
+    // ExitBootServices, and IRQs are masked (since `enter_el1`).
+    let setup = match unsafe { gic::init(&ic.gic) } {
+        Ok(setup) => setup,
+        Err(e) => {
+            warn!("GIC: {e}; no interrupts, no tick");
+            return (None, None);
+        }
+    };
+    info!(
+        "GIC: v{} set up, {} interrupt IDs, all lines off; {} {:#x}",
+        setup.version,
+        setup.lines,
+        if setup.version == 3 {
+            "redistributor"
+        } else {
+            "CPU interface"
+        },
+        setup.cpu_side
+    );
+    let Some(intid) = platform.timer.map(|t| t.interrupts[2]) else {
+        warn!("no /timer node: no tick");
+        return (Some(setup), None);
+    };
+    match timer::start(hz, intid) {
+        Ok(interval) => {
+            info!(
+                "tick: {hz} Hz on the EL1 virtual timer, INTID {intid}, every {interval} counter ticks"
+            );
+            (Some(setup), Some(interval))
+        }
+        Err(e) => {
+            warn!("tick: {e}");
+            (Some(setup), None)
+        }
+    }
 }
 
 /// Asks the firmware its PSCI version (when there is a conduit).

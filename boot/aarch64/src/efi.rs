@@ -3,6 +3,7 @@
 
 use arrayvec::{ArrayString, ArrayVec};
 use core::fmt;
+use hal::arch::aarch64::image::{ImageError, ImageLayout};
 use hal::bootinfo::{MAX_COMMAND_LINE, MAX_NAME};
 use hal::fdt::{self, FdtError};
 use uefi::boot::{self, AllocateType, MemoryType};
@@ -124,6 +125,24 @@ pub fn image_range() -> (u64, u64) {
             (base as u64, base as u64 + size)
         })
         .unwrap_or((0, 0))
+}
+
+/// The loaded image's sections, from the PE/COFF headers the loader
+/// placed at its base.
+///
+/// # Errors
+/// When the headers are not there or do not allow W^X
+/// ([`ImageError`]).
+pub fn image_layout(image: (u64, u64)) -> Result<ImageLayout, ImageError> {
+    let (base, end) = image;
+    if base == 0 || end <= base {
+        return Err(ImageError::NotPe);
+    }
+    let len = usize::try_from((end - base).min(4096)).unwrap_or(0);
+    // SAFETY: the loader mapped the whole image, headers first, at `base`,
+    // and nothing writes them; only the first page (or less) is read.
+    let headers = unsafe { core::slice::from_raw_parts(base as usize as *const u8, len) };
+    ImageLayout::parse(headers, base)
 }
 
 /// `UEFI <vendor> <revision>`.

@@ -5,12 +5,14 @@
 //! from the ESP, finds the device tree in the EFI configuration table,
 //! copies it and reads the platform from it (console, GIC, timer, PSCI,
 //! memory), exits boot services, converts the memory map, builds the
-//! kernel's identity map and enters [`kernel_main`] at EL1 on the kernel's
-//! own stack (dropping from EL2 when the firmware ran there). The kernel
-//! then attaches the device tree's UART (replaying what was logged while
-//! there was no console), probes the GIC, builds the frame allocator, the
-//! heap and the capability space, prints the boot marker and runs the
-//! self-tests when the command line says `test`.
+//! kernel's identity map (W^X for the image's own sections) and enters
+//! [`kernel_main`] at EL1 on the kernel's own stack (dropping from EL2 when
+//! the firmware ran there). The kernel then installs its exception
+//! vectors, attaches the device tree's UART (replaying what was logged
+//! while there was no console), probes and sets up the GIC, starts the
+//! generic-timer tick, builds the frame allocator, the heap and the
+//! capability space, prints the boot marker and runs the self-tests when
+//! the command line says `test`.
 #![no_std]
 #![no_main]
 
@@ -27,14 +29,15 @@ mod selftest;
 use arrayvec::{ArrayString, ArrayVec};
 use console::{BOOT_CONSOLE, Writer};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use exokernel::cap::{CapSpace, RootAuthority};
 use exokernel::cmdline::{self, Crash, Options};
 use exokernel::entropy::Drbg;
 use exokernel::klog;
-use hal::arch::aarch64::gic::GicProbe;
+use hal::arch::aarch64::gic::{GicProbe, GicSetup};
+use hal::arch::aarch64::image::ImageLayout;
 use hal::arch::aarch64::mmu::{self, EntryLevel};
-use hal::arch::aarch64::tables::{self, IdentityMap, MapReport};
+use hal::arch::aarch64::tables::{self, IdentityMap, ImageReport, MapReport};
 use hal::arch::aarch64::uart::Attached;
 use hal::arch::aarch64::{cpu, exceptions, exit};
 use hal::bootinfo::{BootWarning, MAX_COMMAND_LINE};
@@ -85,12 +88,18 @@ pub struct BootState {
     pub options: Options,
     /// Whether `semihosting` was on the command line.
     pub semihosting: bool,
+    /// `fault=`, if given.
+    pub fault: Option<WxFault>,
     /// The platform from the device tree.
     pub platform: Platform,
     /// The kernel's copy of the device tree.
     pub device_tree: efi::DeviceTree,
     /// The loaded image.
     pub image: (u64, u64),
+    /// Its sections.
+    pub layout: ImageLayout,
+    /// How W^X mapped them.
+    pub protection: ImageReport,
     /// Where the kernel left the firmware.
     pub entered_at: EntryLevel,
     /// The identity map's layout.
@@ -109,6 +118,10 @@ pub struct KernelState {
     pub console: Option<Attached>,
     /// The GIC's identification registers.
     pub gic: Option<GicProbe>,
+    /// The GIC as set up for interrupts.
+    pub irq: Option<GicSetup>,
+    /// The tick's interval in counter ticks, when it runs.
+    pub tick_interval: Option<u64>,
     /// The firmware's PSCI version.
     pub psci_version: Option<(u16, u16)>,
     /// The UEFI map checked against `/memory`.
@@ -148,13 +161,34 @@ fn fail_boot(message: core::fmt::Arguments<'_>) -> ! {
     exit::exit(ExitCode::Failure)
 }
 
-/// Splits the arch option off: (kernel line, semihosting allowed).
-fn arch_options(line: &str) -> (ArrayString<MAX_COMMAND_LINE>, bool) {
+/// `fault=...`: an aarch64-only deliberate fault that checks W^X in the
+/// MMU (a crash dump and exit 37 are the expected outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WxFault {
+    /// `fault=write-text`: a store to the kernel's code.
+    WriteText,
+    /// `fault=exec-data`: a branch to an instruction in `.data`.
+    ExecData,
+}
+
+/// The arch options taken out of the command line.
+#[derive(Clone, Copy, Debug, Default)]
+struct ArchOptions {
+    semihosting: bool,
+    fault: Option<WxFault>,
+}
+
+/// Splits the arch options off: (kernel line, arch options).
+fn arch_options(line: &str) -> (ArrayString<MAX_COMMAND_LINE>, ArchOptions) {
     let mut rest = ArrayString::new();
-    let mut semihosting = false;
+    let mut options = ArchOptions::default();
     for word in line.split_ascii_whitespace() {
         if word == SEMIHOSTING_OPTION {
-            semihosting = true;
+            options.semihosting = true;
+        } else if word == "fault=write-text" {
+            options.fault = Some(WxFault::WriteText);
+        } else if word == "fault=exec-data" {
+            options.fault = Some(WxFault::ExecData);
         } else {
             if !rest.is_empty() {
                 let _ = rest.try_push(' ');
@@ -162,7 +196,7 @@ fn arch_options(line: &str) -> (ArrayString<MAX_COMMAND_LINE>, bool) {
             let _ = rest.try_push_str(word);
         }
     }
-    (rest, semihosting)
+    (rest, options)
 }
 
 #[uefi::entry]
@@ -183,7 +217,8 @@ fn efi_main() -> uefi::Status {
         Some(line) => info.set_command_line(&line),
         None => info.warn(BootWarning::NoCommandLine),
     }
-    let (kernel_line, semihosting) = arch_options(&info.command_line);
+    let (kernel_line, arch) = arch_options(&info.command_line);
+    let semihosting = arch.semihosting;
     exit::configure(None, semihosting);
     let mut ignored = 0;
     let options = cmdline::parse(&kernel_line, |w| {
@@ -246,6 +281,22 @@ fn efi_main() -> uefi::Status {
         EntryLevel::El1
     };
     let image = efi::image_range();
+    let layout = match efi::image_layout(image) {
+        Ok(layout) => layout,
+        Err(e) => fail_boot(format_args!(
+            "kernel image {:#x}..{:#x}: {e}",
+            image.0, image.1
+        )),
+    };
+    for section in &layout.sections {
+        info!(
+            "image section {:<8} {:#x}..{:#x} {:?}",
+            section.name(),
+            section.start,
+            section.end,
+            section.access
+        );
+    }
     info!(
         "image {:#x}..{:#x}; exiting boot services",
         image.0, image.1
@@ -287,13 +338,27 @@ fn efi_main() -> uefi::Status {
             report.unsplit_gib
         );
     }
+    let protection = match map.protect_image(&layout) {
+        Ok(protection) => protection,
+        Err(e) => fail_boot(format_args!("W^X for the kernel image: {e}")),
+    };
+    info!(
+        "W^X: image in 4 KiB pages ({} blocks split): {} executable read-only, {} read-only, {} read-write; other RAM not executable",
+        protection.split_blocks,
+        protection.execute_pages,
+        protection.read_only_pages,
+        protection.read_write_pages
+    );
     BOOT.call_once(|| BootState {
         info,
         options,
         semihosting,
+        fault: arch.fault,
         platform,
         device_tree: tree,
         image,
+        layout,
+        protection,
         entered_at,
         map: report,
         map_entries,
@@ -301,10 +366,12 @@ fn efi_main() -> uefi::Status {
     let stack_top = KERNEL_STACK.0.get() as u64 + STACK_BYTES as u64;
     // SAFETY: the map covers all RAM (the image with this stack, the boot
     // state, the device-tree copy) as Normal memory and the devices as
-    // Device memory; it lives in a static and is not changed again; the
-    // stack is unused; the firmware's tables and vectors are not needed
-    // any more (the kernel installs its own vectors first thing); the VHE
-    // case was refused above.
+    // Device memory; the image's code (this function, `enter_el1`,
+    // `kernel_main`) is executable in it and nothing else in RAM needs to
+    // be; it lives in a static and is not changed again; the stack is
+    // unused; the firmware's tables and vectors are not needed any more
+    // (the kernel installs its own vectors first thing); the VHE case was
+    // refused above.
     unsafe {
         mmu::enter_el1(
             &*IDENTITY_MAP.0.get(),
@@ -354,10 +421,16 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
     let Some(state) = BOOT.get() else {
         exit::exit(ExitCode::Panic)
     };
+    let stack_low = KERNEL_STACK.0.get() as u64;
+    exceptions::set_backtrace_bounds(
+        (stack_low, stack_low + STACK_BYTES as u64),
+        state.layout.text().unwrap_or(state.image),
+    );
     let platform = &state.platform;
     let console = bringup::attach_console(platform);
     bringup::report_cpu(entered_el, platform);
     let gic = bringup::probe_gic(platform);
+    let (irq, tick_interval) = bringup::start_interrupts(platform, state.options.timer_hz);
     let psci_version = bringup::psci_version();
     let memory_check = bringup::check_memory(state);
 
@@ -370,6 +443,8 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
     KERNEL.call_once(|| KernelState {
         console,
         gic,
+        irq,
+        tick_interval,
         psci_version,
         memory_check,
     });
@@ -385,6 +460,9 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
     if let Some(crash) = state.options.crash {
         deliberate_crash(crash);
     }
+    if let Some(fault) = state.fault {
+        deliberate_wx_fault(fault);
+    }
     if state.options.self_test {
         let summary = selftest::run();
         exit::exit(if summary.success() {
@@ -398,6 +476,7 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
         exit::exit(ExitCode::Success);
     }
     info!("no environments run on aarch64 yet; idling");
+    cpu::unmask_irqs();
     loop {
         cpu::wait_for_interrupt();
     }
@@ -409,11 +488,19 @@ fn deliberate_crash(crash: Crash) -> ! {
     match crash {
         Crash::Panic => panic!("deliberate panic (crash=panic)"),
         Crash::PageFault => {
-            // Beyond the identity map: a translation fault.
+            // Beyond the identity map: a translation fault. The address
+            // and the value are in x0 and x1, for the dump to show.
             let address = tables::MAPPED_LIMIT + 0x1000;
             // SAFETY: not safe at all, on purpose: the write faults and the
             // exception handler ends the kernel.
-            unsafe { core::ptr::write_volatile(address as usize as *mut u64, 1) };
+            unsafe {
+                core::arch::asm!(
+                    "str x1, [x0]",
+                    in("x0") address,
+                    in("x1") 0x5a5a_u64,
+                    options(nostack)
+                );
+            }
         }
         Crash::InvalidOpcode => {
             // SAFETY: as above: `udf` raises an undefined-instruction
@@ -422,6 +509,40 @@ fn deliberate_crash(crash: Crash) -> ! {
         }
     }
     error!("the deliberate crash did not happen");
+    exit::exit(ExitCode::Failure)
+}
+
+/// An instruction in `.data` (`ret`), for `fault=exec-data`.
+static DATA_INSTRUCTION: AtomicU32 = AtomicU32::new(0xd65f_03c0);
+
+/// `fault=...`: break W^X on purpose; the MMU must refuse.
+fn deliberate_wx_fault(fault: WxFault) -> ! {
+    warn!("breaking W^X on purpose: {fault:?}");
+    match fault {
+        WxFault::WriteText => {
+            let text = deliberate_wx_fault as *const () as usize as u64;
+            // SAFETY: not safe, on purpose: the store to read-only code
+            // must take a permission fault, which ends the kernel.
+            unsafe {
+                core::arch::asm!(
+                    "str x1, [x0]",
+                    in("x0") text,
+                    in("x1") 0xdead_u64,
+                    options(nostack)
+                );
+            }
+        }
+        WxFault::ExecData => {
+            let data = DATA_INSTRUCTION.as_ptr() as usize as u64;
+            // SAFETY: not safe, on purpose: `.data` is execute-never, so the
+            // branch must take an instruction abort, which ends the kernel
+            // (were it executable, the `ret` would come back here).
+            unsafe {
+                core::arch::asm!("blr x0", in("x0") data, clobber_abi("C"));
+            }
+        }
+    }
+    error!("W^X did not stop {fault:?}");
     exit::exit(ExitCode::Failure)
 }
 
@@ -435,6 +556,7 @@ fn panic(panic: &core::panic::PanicInfo<'_>) -> ! {
         let _ = write!(w, " at {}:{}", location.file(), location.line());
     }
     let _ = writeln!(w, ": {}", panic.message());
+    exceptions::backtrace_here();
     let _ = writeln!(w, "!!! kernel halted: panic");
     exit::exit(ExitCode::Panic)
 }

@@ -11,9 +11,11 @@ use exokernel::ensure;
 use exokernel::frames::{FRAME_SIZE, FrameError};
 use exokernel::klog::BOOT_LOG;
 use exokernel::ktest::{self, Failure, KernelTest, Summary};
-use hal::arch::aarch64::tables::{self, is_normal};
+use hal::arch::aarch64::esr::Spsr;
+use hal::arch::aarch64::image::Access;
+use hal::arch::aarch64::tables::{self, el1_permissions, is_normal};
 use hal::arch::aarch64::uart::{Attached, CONSOLE_UART};
-use hal::arch::aarch64::{cpu, mmu};
+use hal::arch::aarch64::{cpu, exceptions, gic, mmu, timer};
 use hal::platform::Gic;
 
 const TESTS: &[KernelTest] = &[
@@ -72,6 +74,18 @@ const TESTS: &[KernelTest] = &[
     KernelTest {
         name: "capability_tokens",
         run: capability_tokens,
+    },
+    KernelTest {
+        name: "brk_resumes_after_probe",
+        run: brk_resumes_after_probe,
+    },
+    KernelTest {
+        name: "kernel_image_w_xor_x",
+        run: kernel_image_w_xor_x,
+    },
+    KernelTest {
+        name: "timer_ticks_through_gic",
+        run: timer_ticks_through_gic,
     },
 ];
 
@@ -441,5 +455,244 @@ fn capability_tokens() -> Result<(), Failure> {
         "token survived revocation"
     );
     caps.unregister_env(root, env).map_err(fail)?;
+    Ok(())
+}
+
+fn brk_resumes_after_probe() -> Result<(), Failure> {
+    let vbar = exceptions::installed_table();
+    ensure!(
+        vbar == exceptions::vector_table() && vbar.is_multiple_of(2048),
+        "VBAR_EL1 {vbar:#x}, vector table at {:#x}",
+        exceptions::vector_table()
+    );
+    let (probes_before, _, _) = exceptions::probes();
+    let taken_before = exceptions::taken();
+    let at: u64;
+    let after: u64;
+    let (mut a, mut b) = (0x0123_4567_89ab_cdef_u64, 0xfedc_ba98_7654_3210_u64);
+    let v_in: u128 = 0x1111_2222_3333_4444_5555_6666_7777_8888;
+    let mut v_out: u128 = 0;
+    // SAFETY: `brk #0x1234` is a probe immediate: the dispatcher records it
+    // and resumes at the next instruction with every register restored
+    // from the trap frame. x10, x11 are in/out, q16 is loaded from `v_in`
+    // before and stored to `v_out` after (both live 16-byte locals) and
+    // declared clobbered; `at` and `after` are outputs.
+    unsafe {
+        core::arch::asm!(
+            "ldr q16, [{vin}]",
+            "adr {at}, 1f",
+            "1:",
+            "brk #0x1234",
+            "adr {after}, .",
+            "str q16, [{vout}]",
+            vin = in(reg) &raw const v_in,
+            vout = in(reg) &raw mut v_out,
+            at = out(reg) at,
+            after = out(reg) after,
+            inout("x10") a,
+            inout("x11") b,
+            out("v16") _,
+            options(nostack)
+        );
+    }
+    let (probes, immediate, elr) = exceptions::probes();
+    ensure!(
+        probes == probes_before + 1,
+        "{} probes taken, expected 1",
+        probes - probes_before
+    );
+    ensure!(
+        exceptions::taken() == taken_before + 1,
+        "{} exceptions taken around one brk",
+        exceptions::taken() - taken_before
+    );
+    ensure!(
+        immediate == 0x1234,
+        "brk immediate decoded as {immediate:#x}"
+    );
+    ensure!(elr == at, "ELR {elr:#x}, the brk is at {at:#x}");
+    ensure!(
+        after == at + 4,
+        "resumed at {after:#x}, expected ELR + 4 = {:#x}",
+        at + 4
+    );
+    ensure!(
+        a == 0x0123_4567_89ab_cdef && b == 0xfedc_ba98_7654_3210,
+        "x10/x11 changed across the trap: {a:#x} {b:#x}"
+    );
+    ensure!(v_out == v_in, "q16 changed across the trap: {v_out:#x}");
+    Ok(())
+}
+
+fn kernel_image_w_xor_x() -> Result<(), Failure> {
+    let s = state()?;
+    // SAFETY: read-only look at the static map the MMU is using.
+    let map = unsafe { &*crate::IDENTITY_MAP.0.get() };
+    let text = kernel_image_w_xor_x as *const () as usize as u64;
+    let rodata = TESTS.as_ptr() as u64;
+    static DATA: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+    let data = core::ptr::from_ref(&DATA) as u64;
+    let stack_probe = 0u64;
+    let stack = core::ptr::from_ref(&stack_probe) as u64;
+    let heap = Box::new(0u64);
+    let heap_address = core::ptr::from_ref(&*heap) as u64;
+    for (what, address, access, writable, executable) in [
+        ("text", text, Access::Execute, false, true),
+        ("rodata", rodata, Access::ReadOnly, false, false),
+        ("data", data, Access::ReadWrite, true, false),
+        ("stack", stack, Access::ReadWrite, true, false),
+        ("headers", s.layout.base, Access::ReadOnly, false, false),
+    ] {
+        ensure!(
+            s.layout.access(address) == access,
+            "{what} {address:#x} is in a section mapped {:?}",
+            s.layout.access(address)
+        );
+        let (d, level) = map
+            .lookup(address)
+            .ok_or_else(|| Failure::new(format_args!("{what} {address:#x} unmapped")))?;
+        ensure!(
+            level == 3,
+            "{what} {address:#x} mapped at level {level}, not a 4 KiB page"
+        );
+        ensure!(
+            el1_permissions(d) == (writable, executable),
+            "{what} {address:#x}: descriptor {d:#x} allows (write, execute) {:?}",
+            el1_permissions(d)
+        );
+        ensure!(
+            d & tables::UXN != 0,
+            "{what} {address:#x} executable at EL0"
+        );
+        ensure!(
+            mmu::el1_write_translates(address) == writable,
+            "{what} {address:#x}: the MMU {} a write",
+            if writable { "refuses" } else { "allows" }
+        );
+    }
+    let (d, _) = map
+        .lookup(heap_address)
+        .ok_or_else(|| Failure::new(format_args!("heap {heap_address:#x} unmapped")))?;
+    ensure!(
+        el1_permissions(d) == (true, false),
+        "heap {heap_address:#x}: descriptor {d:#x}"
+    );
+    let p = s.protection;
+    ensure!(
+        p.execute_pages > 0 && p.read_only_pages > 0 && p.read_write_pages > 0,
+        "protection report {p:?}"
+    );
+    Ok(())
+}
+
+fn timer_ticks_through_gic() -> Result<(), Failure> {
+    const WANTED: u64 = 10;
+    let k = kernel()?;
+    let setup = k
+        .irq
+        .ok_or_else(|| Failure::new(format_args!("GIC not set up")))?;
+    let interval = k
+        .tick_interval
+        .ok_or_else(|| Failure::new(format_args!("tick not started")))?;
+    let s = state()?;
+    let intid = s.platform.timer.map_or(0, |t| t.interrupts[2]);
+    let gic_version = s
+        .platform
+        .interrupt_controller
+        .map_or(0, |ic| ic.gic.version());
+    ensure!(
+        setup.version == gic_version,
+        "GIC set up as v{}",
+        setup.version
+    );
+    ensure!(timer::running(), "virtual timer off or masked");
+    let frequency = cpu::counter_frequency();
+    ensure!(
+        interval == frequency / u64::from(s.options.timer_hz),
+        "interval {interval} for {} Hz at {frequency} Hz",
+        s.options.timer_hz
+    );
+    ensure!(cpu::irqs_masked(), "IRQs already unmasked");
+    let irq_before = gic::stats();
+    let taken_before = exceptions::taken();
+    // The next tick one interval from here, so every tick of the test
+    // comes after `start`; one left pending since boot is handled first.
+    cpu::unmask_irqs();
+    cpu::mask_irqs();
+    let start = timer::rearm();
+    let before = timer::stats();
+    // Generous (TCG on a loaded host is slow): 500 intervals (5 s at
+    // 100 Hz) of counter time.
+    let deadline = start + 500 * interval;
+    cpu::unmask_irqs();
+    let mut waits = 0u64;
+    while timer::stats().ticks < before.ticks + WANTED && cpu::counter() < deadline {
+        cpu::wait_for_interrupt();
+        waits += 1;
+    }
+    cpu::mask_irqs();
+    let end = cpu::counter();
+    let after = timer::stats();
+    let irq_after = gic::stats();
+    let ticks = after.ticks - before.ticks;
+    log::info!(
+        "tick: {ticks} ticks in {} us of counter time ({waits} wfi, {} late, INTID {})",
+        cpu::counter_delta_us(start, end, frequency),
+        after.late - before.late,
+        irq_after.last
+    );
+    ensure!(
+        ticks >= WANTED,
+        "{ticks} ticks before the deadline, wanted {WANTED}"
+    );
+    ensure!(
+        after.intid == intid && irq_after.last == intid,
+        "ticks on INTID {}, /timer says {intid}",
+        irq_after.last
+    );
+    // The trap frame of the last tick: taken from this loop, at EL1h,
+    // with IRQs unmasked in the interrupted PSTATE.
+    let spsr = Spsr(irq_after.last_spsr);
+    ensure!(
+        spsr.mode() == "EL1h" && !spsr.irqs_masked(),
+        "interrupted PSTATE {:#x} ({spsr})",
+        irq_after.last_spsr
+    );
+    let text = s.layout.text().unwrap_or(s.image);
+    ensure!(
+        (text.0..text.1).contains(&irq_after.last_elr),
+        "interrupted ELR {:#x} outside the kernel text",
+        irq_after.last_elr
+    );
+    ensure!(
+        irq_after.handled - irq_before.handled >= ticks,
+        "GIC handled {} interrupts for {ticks} ticks",
+        irq_after.handled - irq_before.handled
+    );
+    ensure!(
+        irq_after.unhandled == irq_before.unhandled,
+        "{} interrupts without a handler",
+        irq_after.unhandled - irq_before.unhandled
+    );
+    ensure!(
+        exceptions::taken() - taken_before >= ticks,
+        "{} exceptions for {ticks} ticks",
+        exceptions::taken() - taken_before
+    );
+    // Ticks never come early: the n-th after the restart comes at least n
+    // intervals after `start` (one fewer is allowed, for a tick left
+    // pending at the GIC from before the restart), and within the wait.
+    ensure!(
+        after.last >= start + (ticks - 1) * interval,
+        "{ticks} ticks in {} counter ticks, less than {} intervals of {interval}",
+        after.last.saturating_sub(start),
+        ticks - 1
+    );
+    ensure!(
+        after.last <= end,
+        "last tick at {} after the wait ended at {end}",
+        after.last
+    );
+    ensure!(cpu::irqs_masked(), "IRQs left unmasked");
     Ok(())
 }

@@ -72,6 +72,21 @@ pub fn mask_interrupts() {
     unsafe { core::arch::asm!("msr daifset, #0xf", options(nomem, nostack)) };
 }
 
+/// Unmasks IRQs (clears DAIF.I); the exception vectors and the GIC must
+/// be set up.
+pub fn unmask_irqs() {
+    // SAFETY: clearing DAIF.I lets IRQs in, which the installed vectors
+    // handle; no `nomem`, so memory an interrupt handler writes is not
+    // cached in registers across this point.
+    unsafe { core::arch::asm!("msr daifclr, #2", options(nostack)) };
+}
+
+/// Masks IRQs (sets DAIF.I).
+pub fn mask_irqs() {
+    // SAFETY: setting DAIF.I only masks IRQs; no `nomem`, as above.
+    unsafe { core::arch::asm!("msr daifset, #2", options(nostack)) };
+}
+
 /// Waits for an interrupt (returns at once if one is pending, masked or not).
 pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();

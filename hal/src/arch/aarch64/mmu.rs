@@ -14,7 +14,9 @@ use super::cpu;
 use super::tables::{self, IdentityMap};
 use aarch64_cpu::registers::{HCR_EL2, ICC_SRE_EL2, ReadWriteable, Readable};
 
-// Scratch register x9 is passed as an input (value 0) so the allocator
+// At EL1 the kernel runs on SP_EL1 (EL1h) whatever the firmware used, so
+// its exceptions take the "current EL with SP_ELx" vectors on its own
+// stack. x29 and x30 are zeroed so backtraces end at the entry function. Scratch register x9 is passed as an input (value 0) so the allocator
 // places no other input there; the blocks never return.
 
 /// SCTLR_EL1: MMU, data and instruction caches, stack alignment checks, and
@@ -115,6 +117,8 @@ pub unsafe fn enter_el1(
                 "msr sp_el1, {stack}",
                 "msr elr_el2, {entry}",
                 "msr spsr_el2, {spsr}",
+                "mov x29, xzr",
+                "mov x30, xzr",
                 "eret",
                 hcr = in(reg) HCR_EL2_RW,
                 mair = in(reg) mair,
@@ -153,7 +157,10 @@ pub unsafe fn enter_el1(
             "msr cpacr_el1, {cpacr}",
             "msr sctlr_el1, {sctlr}",
             "isb",
+            "msr spsel, #1",
             "mov sp, {stack}",
+            "mov x29, xzr",
+            "mov x30, xzr",
             "br {entry}",
             mair = in(reg) mair,
             tcr = in(reg) tcr,
@@ -174,4 +181,17 @@ pub unsafe fn enter_el1(
 pub fn translation_registers() -> (u64, u64, u64, u64) {
     use aarch64_cpu::registers::{MAIR_EL1, SCTLR_EL1 as SCTLR, TCR_EL1, TTBR0_EL1};
     (MAIR_EL1.get(), TCR_EL1.get(), TTBR0_EL1.get(), SCTLR.get())
+}
+
+/// Whether the MMU translates an EL1 write to `address` (`at s1e1w`: no
+/// fault in PAR_EL1), for checks of the map's permissions.
+pub fn el1_write_translates(address: u64) -> bool {
+    use aarch64_cpu::registers::PAR_EL1;
+    // SAFETY: `at` only asks the MMU to translate, it accesses nothing; the
+    // `isb` makes PAR_EL1 hold the result. PAR_EL1 is read right after,
+    // and an interrupt handler in between would not use `at`.
+    unsafe {
+        core::arch::asm!("at s1e1w, {}", "isb", in(reg) address, options(nostack));
+    }
+    PAR_EL1.get() & 1 == 0
 }

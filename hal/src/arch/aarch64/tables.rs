@@ -8,8 +8,15 @@
 //! tables starting at level 1: each 1 GiB block is Normal write-back memory
 //! when the firmware map puts RAM in it, Device-nGnRE otherwise, and a
 //! gigabyte holding both RAM and a device from the device tree is split
-//! into 2 MiB blocks. RAM is not executable at EL0, devices nowhere.
-//! (W^X for the kernel's own sections comes with the next phase.)
+//! into 2 MiB blocks. Devices are never executable, RAM never at EL0.
+//!
+//! W^X: RAM is not executable at EL1 either, except the kernel's code.
+//! [`IdentityMap::protect_image`] splits the 2 MiB blocks the kernel image
+//! spans into 4 KiB pages and maps each after its PE/COFF section
+//! ([`super::image`]): `.text` read-only and executable, `.rdata`,
+//! `.reloc` and the headers read-only, `.data`/`.bss` (the kernel stack and
+//! these tables) read-write; only `.text` lacks PXN. The heap and frames
+//! come from RAM outside the image: read-write, never executable.
 //!
 //! This file is pure computation, so it is tested on the host.
 
@@ -29,18 +36,34 @@ pub const VA_BITS: u32 = 39;
 /// One past the highest identity-mapped address (512 GiB).
 pub const MAPPED_LIMIT: u64 = 1 << VA_BITS;
 
+use super::image::{Access, ImageLayout};
+
 const GIB: u64 = 1 << 30;
 const BLOCK_2M: u64 = 1 << 21;
-/// Level-2 tables available for gigabytes that mix RAM and devices.
+const PAGE_4K: u64 = 1 << 12;
+/// Level-2 tables available for gigabytes that mix RAM and devices (and
+/// the one holding the kernel image).
 pub const SPLIT_TABLES: usize = 4;
+/// Level-3 tables for the 2 MiB blocks the kernel image spans (an image
+/// up to 6 MiB).
+pub const IMAGE_TABLES: usize = 4;
 
 const VALID: u64 = 1;
 const TABLE: u64 = 0b11;
 const BLOCK: u64 = 0b01;
+/// A level-3 page descriptor has the table encoding.
+const PAGE: u64 = 0b11;
 const ACCESS_FLAG: u64 = 1 << 10;
 const INNER_SHAREABLE: u64 = 0b11 << 8;
-const PXN: u64 = 1 << 53;
-const UXN: u64 = 1 << 54;
+/// AP\[2\]: read-only.
+pub const READ_ONLY: u64 = 1 << 7;
+/// AP\[1\]: accessible from EL0.
+pub const EL0_ACCESS: u64 = 1 << 6;
+/// Privileged execute-never.
+pub const PXN: u64 = 1 << 53;
+/// Unprivileged execute-never.
+pub const UXN: u64 = 1 << 54;
+const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
 
 /// TCR_EL1 for the identity map: TTBR0 only (EPD1), 4 KiB granule, 39-bit
 /// VA, inner-shareable write-back walks, and `ips` (the
@@ -74,8 +97,9 @@ pub const fn pa_bits(pa_range: u64) -> u32 {
 #[repr(C, align(4096))]
 pub struct Table(pub [u64; 512]);
 
-/// The level-1 table and the level-2 tables split gigabytes use. Lives in
-/// the kernel image (`.bss`), so its address is physical.
+/// The level-1 table, the level-2 tables split gigabytes use and the
+/// level-3 tables of the kernel image. Lives in the kernel image (`.bss`),
+/// so its address is physical.
 #[derive(Clone, Debug)]
 #[repr(C, align(4096))]
 pub struct IdentityMap {
@@ -83,6 +107,65 @@ pub struct IdentityMap {
     pub level1: Table,
     /// Level 2 tables for split gigabytes.
     pub level2: [Table; SPLIT_TABLES],
+    /// Level 3 tables for the 2 MiB blocks holding the kernel image.
+    pub level3: [Table; IMAGE_TABLES],
+    /// Level-2 tables in use.
+    used2: usize,
+    /// Level-3 tables in use.
+    used3: usize,
+}
+
+/// What [`IdentityMap::protect_image`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImageReport {
+    /// Pages mapped read-only and executable.
+    pub execute_pages: u32,
+    /// Pages mapped read-only, not executable.
+    pub read_only_pages: u32,
+    /// Pages mapped read-write, not executable.
+    pub read_write_pages: u32,
+    /// 2 MiB blocks split into pages.
+    pub split_blocks: u32,
+}
+
+/// Why [`IdentityMap::protect_image`] failed (the map is then unchanged
+/// where it matters: the image stays in executable RAM blocks only if the
+/// caller ignores the error, which it must not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtectError {
+    /// The image lies beyond the mapped range.
+    Unmapped(u64),
+    /// The image overlaps a block mapped as device memory.
+    NotRam(u64),
+    /// No level-2 or level-3 table left.
+    NoTable,
+}
+
+impl core::fmt::Display for ProtectError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Unmapped(a) => write!(f, "image address {a:#x} is not mapped"),
+            Self::NotRam(a) => write!(f, "image address {a:#x} is mapped as device memory"),
+            Self::NoTable => write!(f, "no translation table left to split the image's blocks"),
+        }
+    }
+}
+
+/// A level-3 page descriptor of Normal memory at `address` for `access`.
+#[must_use]
+pub const fn page(address: u64, access: Access) -> u64 {
+    let base = address | PAGE | (ATTR_NORMAL << 2) | INNER_SHAREABLE | ACCESS_FLAG | UXN;
+    match access {
+        Access::Execute => base | READ_ONLY,
+        Access::ReadOnly => base | READ_ONLY | PXN,
+        Access::ReadWrite => base | PXN,
+    }
+}
+
+/// What a leaf descriptor allows at EL1: (writable, executable).
+#[must_use]
+pub const fn el1_permissions(d: u64) -> (bool, bool) {
+    (d & READ_ONLY == 0, d & PXN == 0)
 }
 
 /// What [`IdentityMap::build`] did.
@@ -111,7 +194,7 @@ fn overlaps(ranges: &[(u64, u64)], start: u64, len: u64) -> bool {
 #[must_use]
 pub const fn block(address: u64, normal: bool) -> u64 {
     if normal {
-        address | BLOCK | (ATTR_NORMAL << 2) | INNER_SHAREABLE | ACCESS_FLAG | UXN
+        address | BLOCK | (ATTR_NORMAL << 2) | INNER_SHAREABLE | ACCESS_FLAG | PXN | UXN
     } else {
         address | BLOCK | (ATTR_DEVICE << 2) | ACCESS_FLAG | PXN | UXN
     }
@@ -130,6 +213,9 @@ impl IdentityMap {
         Self {
             level1: EMPTY,
             level2: [EMPTY; SPLIT_TABLES],
+            level3: [EMPTY; IMAGE_TABLES],
+            used2: 0,
+            used3: 0,
         }
     }
 
@@ -142,6 +228,7 @@ impl IdentityMap {
             limit,
             ..MapReport::default()
         };
+        self.used3 = 0;
         let mut next_table = 0;
         for (i, entry) in self.level1.0.iter_mut().enumerate() {
             let base = i as u64 * GIB;
@@ -173,10 +260,108 @@ impl IdentityMap {
                 report.device_gib += 1;
             }
         }
+        self.used2 = next_table;
         report
     }
 
-    /// The descriptor that maps `address` and its level (1 or 2), by
+    /// Maps the kernel image page by page after its sections (see the
+    /// module documentation); the rest of each 2 MiB block split for it
+    /// stays read-write, not executable. Call after [`build`](Self::build).
+    ///
+    /// # Errors
+    /// See [`ProtectError`].
+    pub fn protect_image(&mut self, layout: &ImageLayout) -> Result<ImageReport, ProtectError> {
+        let mut report = ImageReport::default();
+        let mut block_start = layout.base & !(BLOCK_2M - 1);
+        while block_start < layout.end {
+            let l2 = self.level2_for(block_start)?;
+            let j = ((block_start % GIB) / BLOCK_2M) as usize;
+            let entry = self.level2[l2].0[j];
+            let l3 = if entry & 0b11 == BLOCK {
+                if !is_normal(entry) {
+                    return Err(ProtectError::NotRam(block_start));
+                }
+                let l3 = self.used3;
+                if l3 >= IMAGE_TABLES {
+                    return Err(ProtectError::NoTable);
+                }
+                self.used3 += 1;
+                for (k, e) in self.level3[l3].0.iter_mut().enumerate() {
+                    *e = page(block_start + k as u64 * PAGE_4K, Access::ReadWrite);
+                }
+                self.level2[l2].0[j] = (&self.level3[l3] as *const Table as u64) | TABLE;
+                report.split_blocks += 1;
+                l3
+            } else if entry & 0b11 == TABLE {
+                self.level3_index(entry & ADDRESS_MASK)
+                    .ok_or(ProtectError::NoTable)?
+            } else {
+                return Err(ProtectError::Unmapped(block_start));
+            };
+            for (k, e) in self.level3[l3].0.iter_mut().enumerate() {
+                let address = block_start + k as u64 * PAGE_4K;
+                if !(layout.base..layout.end).contains(&address) {
+                    continue;
+                }
+                let access = layout.access(address);
+                *e = page(address, access);
+                match access {
+                    Access::Execute => report.execute_pages += 1,
+                    Access::ReadOnly => report.read_only_pages += 1,
+                    Access::ReadWrite => report.read_write_pages += 1,
+                }
+            }
+            block_start += BLOCK_2M;
+        }
+        Ok(report)
+    }
+
+    /// The level-2 table for the gigabyte of `address`, splitting a RAM
+    /// gigabyte block into 2 MiB blocks of the same attributes if needed.
+    fn level2_for(&mut self, address: u64) -> Result<usize, ProtectError> {
+        let i = (address / GIB) as usize;
+        let entry = *self
+            .level1
+            .0
+            .get(i)
+            .ok_or(ProtectError::Unmapped(address))?;
+        match entry & 0b11 {
+            TABLE => self
+                .level2_index(entry & ADDRESS_MASK)
+                .ok_or(ProtectError::NoTable),
+            BLOCK => {
+                if !is_normal(entry) {
+                    return Err(ProtectError::NotRam(address));
+                }
+                let t = self.used2;
+                if t >= SPLIT_TABLES {
+                    return Err(ProtectError::NoTable);
+                }
+                self.used2 += 1;
+                let base = i as u64 * GIB;
+                for (j, e) in self.level2[t].0.iter_mut().enumerate() {
+                    *e = block(base + j as u64 * BLOCK_2M, true);
+                }
+                self.level1.0[i] = (&self.level2[t] as *const Table as u64) | TABLE;
+                Ok(t)
+            }
+            _ => Err(ProtectError::Unmapped(address)),
+        }
+    }
+
+    fn level2_index(&self, table_address: u64) -> Option<usize> {
+        self.level2
+            .iter()
+            .position(|t| t as *const Table as u64 == table_address)
+    }
+
+    fn level3_index(&self, table_address: u64) -> Option<usize> {
+        self.level3
+            .iter()
+            .position(|t| t as *const Table as u64 == table_address)
+    }
+
+    /// The descriptor that maps `address` and its level (1, 2 or 3), by
     /// walking the tables as the MMU would (identity-mapped table
     /// addresses); `None` when unmapped.
     pub fn lookup(&self, address: u64) -> Option<(u64, u8)> {
@@ -187,12 +372,17 @@ impl IdentityMap {
         if entry & 0b11 == BLOCK {
             return Some((entry, 1));
         }
-        let table_address = entry & 0x0000_ffff_ffff_f000;
-        let table = self
-            .level2
-            .iter()
-            .find(|t| *t as *const Table as u64 == table_address)?;
-        Some((table.0[((address % GIB) / BLOCK_2M) as usize], 2))
+        let table = &self.level2[self.level2_index(entry & ADDRESS_MASK)?];
+        let entry = table.0[((address % GIB) / BLOCK_2M) as usize];
+        if entry & VALID == 0 {
+            return None;
+        }
+        if entry & 0b11 == BLOCK {
+            return Some((entry, 2));
+        }
+        let table = &self.level3[self.level3_index(entry & ADDRESS_MASK)?];
+        let entry = table.0[((address % BLOCK_2M) / PAGE_4K) as usize];
+        (entry & VALID != 0).then_some((entry, 3))
     }
 }
 
@@ -208,10 +398,10 @@ mod tests {
     use std::boxed::Box;
 
     fn output(d: u64, level: u8) -> u64 {
-        let mask = if level == 1 {
-            !(GIB - 1)
-        } else {
-            !(BLOCK_2M - 1)
+        let mask = match level {
+            1 => !(GIB - 1),
+            2 => !(BLOCK_2M - 1),
+            _ => !(PAGE_4K - 1),
         };
         d & mask & 0x0000_ffff_ffff_ffff
     }
@@ -231,7 +421,7 @@ mod tests {
         assert_ne!(uart & PXN, 0, "devices are never executable");
         let (ram_d, _) = map.lookup(0x4008_0000).expect("RAM mapped");
         assert!(is_normal(ram_d));
-        assert_eq!(ram_d & PXN, 0, "the kernel runs from RAM");
+        assert_ne!(ram_d & PXN, 0, "RAM outside the kernel text never executes");
         assert_ne!(ram_d & UXN, 0);
         assert_eq!(output(ram_d, 1), 0x4000_0000);
     }
@@ -274,6 +464,79 @@ mod tests {
         let report = map.build(&ram, &devices, 48);
         assert_eq!(report.split_gib, SPLIT_TABLES as u32);
         assert_eq!(report.unsplit_gib, 6 - SPLIT_TABLES as u32);
+    }
+
+    fn kernel_layout(base: u64) -> ImageLayout {
+        use crate::arch::aarch64::image::tests::{KERNEL_SECTIONS, kernel_like_headers};
+        ImageLayout::parse(&kernel_like_headers(KERNEL_SECTIONS), base).expect("layout")
+    }
+
+    #[test]
+    fn the_kernel_image_is_mapped_w_xor_x() {
+        let mut map = Box::new(IdentityMap::new());
+        let devices = [(0x0900_0000, 0x0900_1000)];
+        map.build(&[(0x4000_0000, 0x5000_0000)], &devices, 40);
+        // Straddles a 2 MiB boundary, as a loaded image may.
+        let base = 0x4e1c_0000;
+        let layout = kernel_layout(base);
+        let report = map.protect_image(&layout).expect("protected");
+        assert_eq!(report.split_blocks, 2);
+        assert_eq!(report.execute_pages, 0x2a);
+        assert_eq!(report.read_only_pages, 1 + 7 + 1);
+        assert_eq!(report.read_write_pages, 0x4e);
+        for (address, writable, executable) in [
+            (base, false, false),
+            (base + 0x1000, false, true),
+            (base + 0x2a000, false, true),
+            (base + 0x2b000, false, false),
+            (base + 0x32000, true, false),
+            (base + 0x7f000, true, false),
+            (base + 0x80000, false, false),
+        ] {
+            let (d, level) = map.lookup(address).expect("mapped");
+            assert_eq!(level, 3, "{address:#x}");
+            assert_eq!(output(d, 3), address);
+            assert!(is_normal(d));
+            assert_ne!(d & UXN, 0, "never executable at EL0");
+            assert_eq!(d & EL0_ACCESS, 0, "never accessible from EL0");
+            assert_eq!(
+                el1_permissions(d),
+                (writable, executable),
+                "{address:#x}: {d:#x}"
+            );
+        }
+        // The rest of the split blocks: RAM, read-write, not executable.
+        for address in [0x4e00_0000, base - 0x1000, base + 0x81000, 0x4e3f_f000] {
+            let (d, level) = map.lookup(address).expect("mapped");
+            assert_eq!(level, 3);
+            assert_eq!(el1_permissions(d), (true, false), "{address:#x}");
+        }
+        // Other blocks of the gigabyte keep 2 MiB RAM blocks, not executable.
+        let (d, level) = map.lookup(0x4000_0000).expect("mapped");
+        assert_eq!((level, el1_permissions(d)), (2, (true, false)));
+        // Devices untouched.
+        let (d, _) = map.lookup(0x0900_0000).expect("mapped");
+        assert!(!is_normal(d));
+    }
+
+    #[test]
+    fn an_image_in_device_memory_or_without_tables_is_refused() {
+        let mut map = Box::new(IdentityMap::new());
+        map.build(&[(0x4000_0000, 0x5000_0000)], &[], 40);
+        assert_eq!(
+            map.protect_image(&kernel_layout(0x8000_0000)),
+            Err(ProtectError::NotRam(0x8000_0000))
+        );
+        let mut map = Box::new(IdentityMap::new());
+        let ram: std::vec::Vec<(u64, u64)> =
+            (0..5).map(|g| (g * GIB, g * GIB + 0x1000_0000)).collect();
+        let devices: std::vec::Vec<(u64, u64)> = (0..5)
+            .map(|g| (g * GIB + 0x2000_0000, g * GIB + 0x2000_1000))
+            .collect();
+        map.build(&ram, &devices, 40);
+        // Every level-2 table went to the mixed gigabytes, but the image's
+        // gigabyte is one of them, so only level-3 tables are needed.
+        assert!(map.protect_image(&kernel_layout(0x0010_0000)).is_ok());
     }
 
     #[test]
