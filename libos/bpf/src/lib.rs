@@ -51,6 +51,12 @@
 //!   and makes programs release each exactly once.
 //! * **Signing** ([`signing`]): Ed25519 over SHA-256 digests of bytecode or
 //!   ELF objects, checked against a [`SigningPolicy`] before verification.
+//! * **Attach points** ([`hooks`]): typed hooks (timer tick, system call
+//!   entry and exit, GPIO edge, PWM update, IMU sample, tracepoint) with
+//!   documented context layouts; programs are verified against a hook's
+//!   context when attached, run in attach order when a driver fires the
+//!   hook, and may veto or modify the event where the hook says so.
+//!   Simulated devices drive them in tests and in the `bpf` tool.
 //! * **ELF** ([`crate::elf`]): programs from `clang -target bpf` objects, with
 //!   legacy `maps`-section and BTF-defined `.maps` map definitions and their
 //!   relocations, and signatures in an `.exo.sig` section.
@@ -105,6 +111,7 @@ pub mod context;
 pub mod decode;
 pub mod elf;
 pub mod helpers;
+pub mod hooks;
 pub mod interpreter;
 pub mod isa;
 #[cfg(all(feature = "jit", any(target_arch = "x86_64", target_arch = "aarch64")))]

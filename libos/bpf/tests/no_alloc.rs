@@ -198,3 +198,79 @@ fn runs_allocate_nothing() {
     ring.consumer().unwrap().consume(|_| n += 1);
     assert_eq!(n, 2 * 201);
 }
+
+#[test]
+fn firing_hooks_allocates_nothing() {
+    use exo_bpf::hooks::sim::{Device, SimGpio, SimPwm, SimTimer};
+    use exo_bpf::hooks::{AttachPoint, GpioEdge, PwmUpdate, TimerTick};
+
+    let mut maps = MapSet::new();
+    maps.insert(Box::new(TimeSeriesMap::new(16).unwrap()));
+    maps.insert(Box::new(ArrayMap::new(8, 4).unwrap()));
+    let helpers = Helpers::with_maps();
+    // GPIO: push (timestamp, level) into the time series, deliver.
+    let mut gpio = AttachPoint::<GpioEdge>::new(2);
+    gpio.attach(
+        &prog(&[
+            ldx(DW, 2, 1, 8),
+            ldx(W, 3, 1, 4),
+            map(1, 0),
+            call(TS_PUSH as i32),
+            mov64(0, 1),
+            exit(),
+        ]),
+        &helpers,
+        &maps,
+    )
+    .unwrap();
+    // PWM: halve the duty, twice.
+    let mut pwm = AttachPoint::<PwmUpdate>::new(2);
+    let halve = prog(&[ldx(W, 0, 1, 4), alu64_imm(RSH, 0, 1), exit()]);
+    pwm.attach(&halve, &helpers, &maps).unwrap();
+    pwm.attach(&halve, &helpers, &maps).unwrap();
+    // Timer: count ticks in array slot 0.
+    let mut timer = AttachPoint::<TimerTick>::new(1);
+    timer
+        .attach(
+            &prog(&[
+                st(W, 10, -4, 0),
+                map(1, 1),
+                mov64_reg(2, 10),
+                alu64_imm(ADD, 2, -4),
+                call(MAP_LOOKUP_ELEM as i32),
+                jmp_imm(JEQ, 0, 0, 2),
+                mov64(1, 1),
+                atomic(DW, 0, 0, 1, 0),
+                mov64(0, 0),
+                exit(),
+            ]),
+            &helpers,
+            &maps,
+        )
+        .unwrap();
+    let mut vm = Vm::new();
+    let (mut g, mut p, mut t) = (
+        SimGpio::new(1, 2, 1_000_000),
+        SimPwm::new(0, 1000, 99),
+        SimTimer::new(1000),
+    );
+    MEASURING.with(|m| m.set(true));
+    g.run_for(100, &mut gpio, &mut vm, Some(&mut maps));
+    p.run_for(100, &mut pwm, &mut vm, Some(&mut maps));
+    t.run_for(100, &mut timer, &mut vm, Some(&mut maps));
+    MEASURING.with(|m| m.set(false));
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "firing a hook allocated"
+    );
+    assert_eq!(g.delivered, 100);
+    assert_eq!(p.applied, (p.requested / 2 / 2).min(1000));
+    let ticks = maps
+        .get(1)
+        .unwrap()
+        .get(&0u32.to_le_bytes())
+        .unwrap()
+        .to_vec();
+    assert_eq!(ticks, 100u64.to_le_bytes());
+}

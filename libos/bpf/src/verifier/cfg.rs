@@ -51,6 +51,15 @@ pub(crate) struct Cfg {
     pub order: Vec<u32>,
 }
 
+impl Cfg {
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.tails.0.capacity() * 8
+            + (self.funcs.capacity() + self.order.capacity()) * 4
+            + self.loops.capacity() * size_of::<Loop>()
+    }
+}
+
 /// Where a control transfer at `pc` goes.
 pub(crate) enum Flow {
     /// Continues at `pc + 1` (or `pc + 2` after `lddw`).

@@ -259,6 +259,23 @@ pub struct VerifyStats {
     pub functions: usize,
     /// Loops proved bounded.
     pub loops: usize,
+    /// Most abstract states held at once (the current one, recorded
+    /// jump-target states, loop invariants and function entries).
+    pub peak_states: usize,
+    /// Bytes of the structural pre-pass (bitmaps and per-function and
+    /// per-loop tables), held for the whole verification.
+    pub structure_bytes: usize,
+}
+
+impl VerifyStats {
+    /// An estimate of the verifier's peak heap use in bytes: the
+    /// structural tables plus [`VerifyStats::peak_states`] abstract
+    /// states (not counting the few spilled-register lists a state may
+    /// carry).
+    #[must_use]
+    pub fn peak_bytes_estimate(&self) -> usize {
+        self.structure_bytes + self.peak_states * size_of::<State>()
+    }
 }
 
 /// The state recorded for a jump target or function entry.
@@ -320,8 +337,10 @@ pub fn verify(bytecode: &[u8], config: &Config<'_>) -> Result<VerifyStats, Verif
         entries,
         stats: VerifyStats {
             functions: cfg.funcs.len(),
+            structure_bytes: cfg.heap_bytes(),
             ..VerifyStats::default()
         },
+        held: 0,
     };
     for &f in &cfg.order {
         v.function(f as usize)?;
@@ -337,6 +356,9 @@ pub(crate) struct Verifier<'a> {
     /// Entry state of each function, filled by its callers.
     entries: Vec<Option<Entry>>,
     stats: VerifyStats,
+    /// States held outside `pending` (current, loop invariants, function
+    /// entries), for [`VerifyStats::peak_states`].
+    held: usize,
 }
 
 fn join_into(slot: &mut Option<Entry>, incoming: Entry, fresh: &mut impl FnMut() -> u32) {
@@ -375,6 +397,11 @@ impl Verifier<'_> {
             self.stats.peak_pending = self.stats.peak_pending.max(pending.len());
         }
         self.next_id = id;
+        let live = pending
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Live(_)))
+            .count();
+        self.stats.peak_states = self.stats.peak_states.max(live + self.held);
         Ok(())
     }
 
@@ -387,6 +414,13 @@ impl Verifier<'_> {
         };
         let mut pending: Vec<(u32, Entry)> = Vec::new();
         let mut active: Vec<Active> = Vec::new();
+        let entry_states = 1 + self
+            .entries
+            .iter()
+            .filter(|e| matches!(e, Some(Entry::Live(_))))
+            .count();
+        self.held = entry_states;
+        self.stats.peak_states = self.stats.peak_states.max(self.held);
         let mut pc = start;
         while pc < end {
             let err = |kind| VerifyError { index: pc, kind };
@@ -430,6 +464,10 @@ impl Verifier<'_> {
                     }
                     _ => None,
                 };
+                if invariant.is_some() {
+                    self.held += 1;
+                    self.stats.peak_states = self.stats.peak_states.max(self.held);
+                }
                 active.push(Active { back, invariant });
             }
             self.stats.instructions += 1;
@@ -497,6 +535,9 @@ impl Verifier<'_> {
         let Some(l) = active.pop() else {
             return Ok(());
         };
+        if l.invariant.is_some() {
+            self.held -= 1;
+        }
         debug_assert_eq!(l.back, pc, "loops nest, so the innermost closes first");
         if let (Some((counter, h)), Some(t)) = (l.invariant, taken) {
             let mut t = t.clone();
