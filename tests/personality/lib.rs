@@ -7,6 +7,7 @@ use std::sync::Arc;
 use exo_hosted::{Config, Machine};
 use exo_personality::{Ctx, VecMemory};
 use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
+use libos::mm::{Area, Prot};
 use libos::process::{INIT, Pid};
 use libos::system::{Options, System};
 
@@ -63,6 +64,12 @@ impl World {
         let pid = sys.procs.fork(INIT).expect("fork");
         let mut mem = VecMemory::new();
         mem.map(MEM, MEM_LEN);
+        // The scratch memory is an ordinary mapping of the process.
+        sys.procs
+            .with(pid, |p| {
+                p.mm.insert(Area::anonymous(MEM, MEM + MEM_LEN as u64, Prot::RW))
+            })
+            .expect("process");
         Self {
             machine,
             sys,

@@ -331,7 +331,7 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
-            name: "static Linux binary via the personality",
+            name: "static Linux binary via the personality (malloc, mmap)",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
@@ -341,6 +341,8 @@ pub fn all() -> Vec<Scenario> {
             expect: environments_pass(&[
                 "linuxrun: starting a",
                 "hello from Linux hello argc=1 on Linux x86_64, pid 2",
+                // 2016 from 64 small blocks (brk), 32640 from a 1 MiB one.
+                "malloc ok: checksum 34656",
                 "env 0 (linuxrun) exited with status 7",
             ]),
             timeout,

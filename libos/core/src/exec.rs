@@ -39,6 +39,43 @@ pub struct Image {
     pub regions: Vec<Region>,
 }
 
+/// Which system an executable was built for, from its ELF brand: the
+/// `EI_OSABI` byte (3 GNU/Linux, 6 Solaris/illumos, 9 FreeBSD) or, when
+/// that is 0 (System V, as most toolchains leave it), an ABI note — the
+/// GNU ABI tag with OS 0 (Linux), a `FreeBSD` note, or an illumos
+/// (`SUNW Solaris`, `illumos`) note. `None` for an unbranded executable,
+/// such as a static musl program or an exo program; the caller decides
+/// (`spawn_as`).
+#[must_use]
+pub fn brand(bytes: &[u8]) -> Option<&'static str> {
+    use elf::abi::PT_NOTE;
+    use elf::note::Note;
+    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).ok()?;
+    match bytes.get(7) {
+        Some(3) => return Some("linux"),
+        Some(6) => return Some("illumos"),
+        Some(9) => return Some("freebsd"),
+        _ => {}
+    }
+    for ph in file.segments()?.iter().filter(|p| p.p_type == PT_NOTE) {
+        let Ok(notes) = file.segment_data_as_notes(&ph) else {
+            continue;
+        };
+        for note in notes {
+            match note {
+                Note::GnuAbiTag(tag) if tag.os == 0 => return Some("linux"),
+                Note::Unknown(any) => match any.name_str() {
+                    Ok("FreeBSD") => return Some("freebsd"),
+                    Ok("SUNW Solaris" | "illumos") => return Some("illumos"),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// Validates `bytes` as a static 64-bit little-endian executable for
 /// `machine`.
 ///
@@ -140,6 +177,23 @@ pub fn spawn<E: Exo + ?Sized>(
     path: &[u8],
     argv: Vec<Vec<u8>>,
 ) -> Result<Child> {
+    spawn_as(sys, exo, parent, path, argv, None)
+}
+
+/// [`spawn`] with the process's personality chosen explicitly
+/// (`personality`), or else from the executable's [`brand`], or else
+/// `native` (an exo program). `/proc/<pid>/personality` shows the choice.
+///
+/// # Errors
+/// As [`spawn`].
+pub fn spawn_as<E: Exo + ?Sized>(
+    sys: &System,
+    exo: &E,
+    parent: Pid,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    personality: Option<&'static str>,
+) -> Result<Child> {
     let (cred, cwd) = sys.procs.with(parent, |p| (p.cred.clone(), p.cwd))?;
     let bytes = read_executable(sys, &cred, cwd, path)?;
     let shown = String::from_utf8_lossy(path).into_owned();
@@ -160,7 +214,9 @@ pub fn spawn<E: Exo + ?Sized>(
     })?;
     let pid = sys.procs.fork(parent)?;
     let name = shown.rsplit('/').next().unwrap_or(&shown);
-    sys.procs.exec(pid, name, argv, image.regions, "native")?;
+    let personality = personality.or_else(|| brand(&bytes)).unwrap_or("native");
+    sys.procs
+        .exec(pid, name, argv, image.regions, personality)?;
     if let Err(e) = exo.env_start(handle) {
         let _ = exo.env_destroy(handle);
         let _ = sys.procs.exit(pid, ExitStatus::Exited(127));

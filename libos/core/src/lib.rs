@@ -16,9 +16,11 @@ extern crate alloc;
 extern crate std;
 
 pub mod errno;
+pub mod eventfd;
 pub mod exec;
 pub mod fs;
 pub mod futex;
+pub mod mm;
 pub mod pipe;
 pub mod poll;
 pub mod process;

@@ -103,6 +103,10 @@ impl Special for ReadEnd {
         let st = self.0.state.lock();
         (!st.data.is_empty() || st.writers == 0, false)
     }
+
+    fn readable_bytes(&self) -> Option<usize> {
+        Some(self.0.state.lock().data.len())
+    }
 }
 
 impl Special for WriteEnd {
@@ -159,5 +163,14 @@ impl Special for WriteEnd {
             false,
             st.readers == 0 || PIPE_CAPACITY - st.data.len() >= PIPE_BUF,
         )
+    }
+
+    fn writable_bytes(&self) -> Option<usize> {
+        let st = self.0.state.lock();
+        Some(if st.readers == 0 {
+            0
+        } else {
+            PIPE_CAPACITY - st.data.len()
+        })
     }
 }

@@ -87,6 +87,10 @@ pub struct Signals {
     pub pending: SigSet,
     /// Dispositions, index `n - 1`.
     pub actions: [Disposition; Signal::MAX as usize],
+    /// How many times each signal was posted (index `n - 1`), counted
+    /// even when it was ignored or merged with a pending instance — what
+    /// kqueue's `EVFILT_SIGNAL` reports.
+    pub posted: [u64; Signal::MAX as usize],
 }
 
 impl Default for Signals {
@@ -95,6 +99,7 @@ impl Default for Signals {
             mask: SigSet::EMPTY,
             pending: SigSet::EMPTY,
             actions: [Disposition::Default; Signal::MAX as usize],
+            posted: [0; Signal::MAX as usize],
         }
     }
 }
@@ -131,8 +136,12 @@ pub struct Process {
     pub signals: Signals,
     /// Threads (ids), for `/proc/[pid]/task` and `Threads:`.
     pub threads: Vec<u32>,
-    /// Memory layout, for `/proc/[pid]/maps`.
-    pub regions: Vec<Region>,
+    /// Its address space's areas and program break (`/proc/[pid]/maps`,
+    /// `mmap`, `brk`).
+    pub mm: crate::mm::AddressSpace,
+    /// Futex wait queues, shared by its threads (a forked child gets its
+    /// own).
+    pub futexes: Arc<crate::futex::Futexes>,
     /// When it started, nanoseconds since boot.
     pub start_ns: u64,
 }
@@ -220,7 +229,8 @@ impl Processes {
             state: ProcState::Running,
             signals: Signals::default(),
             threads: alloc::vec![INIT],
-            regions: Vec::new(),
+            mm: crate::mm::AddressSpace::new(),
+            futexes: Arc::new(crate::futex::Futexes::new()),
             start_ns: clock.uptime_ns(),
         };
         let mut table = BTreeMap::new();
@@ -288,6 +298,7 @@ impl Processes {
         child.state = ProcState::Running;
         child.signals.pending = SigSet::EMPTY;
         child.threads = alloc::vec![pid];
+        child.futexes = Arc::new(crate::futex::Futexes::new());
         child.start_ns = self.clock.uptime_ns();
         self.vfs.hold(child.cwd);
         table.insert(pid, child);
@@ -311,7 +322,7 @@ impl Processes {
         self.with(pid, |p| {
             p.name = name.chars().take(15).collect();
             p.argv = argv;
-            p.regions = regions;
+            p.mm = crate::mm::AddressSpace::from_regions(&regions);
             p.personality = personality;
             p.fds.close_on_exec();
             for a in &mut p.signals.actions {
@@ -620,6 +631,8 @@ impl Processes {
 /// Posts `sig` to `p`: SIGCONT resumes a stopped process and discards
 /// pending stop signals; a stop signal discards a pending SIGCONT.
 fn post(p: &mut Process, sig: Signal) {
+    let count = &mut p.signals.posted[usize::from(sig.number() - 1)];
+    *count = count.wrapping_add(1);
     if sig == Signal::SIGCONT || sig == Signal::SIGKILL {
         if let ProcState::Stopped(_) = p.state {
             p.state = ProcState::Running;

@@ -18,13 +18,19 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use libos::mm::Prot;
 use libos::system::System;
 use libos::{Errno, Result};
 
 /// A process's memory, as a personality reaches it. On bare metal the
 /// personality runs in the same address space as the program (through an
-/// upcall) and implements this with checked copies; hosted and in tests it
-/// is a [`VecMemory`].
+/// upcall) and implements this with checked copies and the exokernel's
+/// `MAP`/`UNMAP`/`PROTECT`; hosted and in tests it is a [`VecMemory`].
+///
+/// Copies check the access of every page they touch, as the hardware
+/// would for the program. The paging calls take page-aligned ranges that
+/// the libOS's [`AddressSpace`](libos::mm::AddressSpace) has already
+/// validated and recorded.
 pub trait UserMemory {
     /// Copies `buf.len()` bytes from `addr`.
     ///
@@ -36,12 +42,55 @@ pub trait UserMemory {
     /// # Errors
     /// `EFAULT` if any byte is not writable.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()>;
+    /// Backs `[addr, addr + len)` with fresh zeroed pages accessible as
+    /// `prot`, replacing what was there.
+    ///
+    /// # Errors
+    /// `ENOMEM` when memory runs out or the memory cannot be changed.
+    fn map_pages(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        let _ = (addr, len, prot);
+        Err(Errno::ENOMEM)
+    }
+    /// Drops the pages of `[addr, addr + len)` (unbacked pages are fine).
+    ///
+    /// # Errors
+    /// `ENOMEM` when the memory cannot be changed.
+    fn unmap_pages(&mut self, addr: u64, len: u64) -> Result<()> {
+        let _ = (addr, len);
+        Err(Errno::ENOMEM)
+    }
+    /// Changes the access of the (backed) pages of `[addr, addr + len)`.
+    ///
+    /// # Errors
+    /// `ENOMEM` when the memory cannot be changed.
+    fn protect_pages(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        let _ = (addr, len, prot);
+        Err(Errno::ENOMEM)
+    }
+    /// Moves the pages of `[from, from + len)` to `to`, contents and
+    /// access intact (`mremap`); the ranges do not overlap.
+    ///
+    /// # Errors
+    /// `ENOMEM` when the memory cannot be changed.
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<()> {
+        let _ = (from, to, len);
+        Err(Errno::ENOMEM)
+    }
 }
 
-/// Sparse memory of mapped regions (hosted programs and tests).
+const PAGE: u64 = libos::mm::PAGE;
+
+#[derive(Clone, Debug)]
+struct Page {
+    data: alloc::boxed::Box<[u8; PAGE as usize]>,
+    prot: Prot,
+}
+
+/// Sparse page-granular memory with per-page access (hosted programs and
+/// tests).
 #[derive(Clone, Debug, Default)]
 pub struct VecMemory {
-    regions: BTreeMap<u64, Vec<u8>>,
+    pages: BTreeMap<u64, Page>,
 }
 
 impl VecMemory {
@@ -51,29 +100,107 @@ impl VecMemory {
         Self::default()
     }
 
-    /// Maps `len` zero bytes at `addr`.
+    /// Maps zeroed read-write pages covering `[addr, addr + len)`.
     pub fn map(&mut self, addr: u64, len: usize) {
-        self.regions.insert(addr, alloc::vec![0; len]);
+        let start = addr / PAGE * PAGE;
+        let end = (addr + len as u64).next_multiple_of(PAGE);
+        let _ = self.map_pages(start, end - start, Prot::RW);
     }
 
-    fn find(&self, addr: u64, len: usize) -> Option<(u64, usize)> {
-        let (&base, region) = self.regions.range(..=addr).next_back()?;
-        let off = usize::try_from(addr - base).ok()?;
-        (off.checked_add(len)? <= region.len()).then_some((base, off))
+    /// Pages backed, ascending, with their access (for tests).
+    #[must_use]
+    pub fn mapped(&self) -> Vec<(u64, Prot)> {
+        self.pages.iter().map(|(&a, p)| (a, p.prot)).collect()
+    }
+
+    /// Runs `f` over each page piece of `[addr, addr + len)`: the page,
+    /// the offset in it, and the piece's length.
+    fn pieces(addr: u64, len: usize) -> Result<impl Iterator<Item = (u64, usize, usize)>> {
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        let mut at = addr;
+        Ok(core::iter::from_fn(move || {
+            (at < end).then(|| {
+                let page = at / PAGE * PAGE;
+                let off = (at - page) as usize;
+                let n = (page.saturating_add(PAGE).min(end) - at) as usize;
+                at += n as u64;
+                (page, off, n)
+            })
+        }))
     }
 }
 
 impl UserMemory for VecMemory {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        let (base, off) = self.find(addr, buf.len()).ok_or(Errno::EFAULT)?;
-        buf.copy_from_slice(&self.regions[&base][off..off + buf.len()]);
+        let mut done = 0;
+        for (page, off, n) in Self::pieces(addr, buf.len())? {
+            let p = self
+                .pages
+                .get(&page)
+                .filter(|p| p.prot.readable())
+                .ok_or(Errno::EFAULT)?;
+            buf[done..done + n].copy_from_slice(&p.data[off..off + n]);
+            done += n;
+        }
         Ok(())
     }
 
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<()> {
-        let (base, off) = self.find(addr, data.len()).ok_or(Errno::EFAULT)?;
-        let region = self.regions.get_mut(&base).ok_or(Errno::EFAULT)?;
-        region[off..off + data.len()].copy_from_slice(data);
+        // Check every page first, so a fault writes nothing.
+        for (page, _, _) in Self::pieces(addr, data.len())? {
+            if !self.pages.get(&page).is_some_and(|p| p.prot.writable()) {
+                return Err(Errno::EFAULT);
+            }
+        }
+        let mut done = 0;
+        for (page, off, n) in Self::pieces(addr, data.len())? {
+            let p = self.pages.get_mut(&page).ok_or(Errno::EFAULT)?;
+            p.data[off..off + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn map_pages(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        for page in (addr..addr.saturating_add(len)).step_by(PAGE as usize) {
+            self.pages.insert(
+                page,
+                Page {
+                    data: alloc::boxed::Box::new([0; PAGE as usize]),
+                    prot,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn unmap_pages(&mut self, addr: u64, len: u64) -> Result<()> {
+        let end = addr.saturating_add(len);
+        let gone: Vec<u64> = self.pages.range(addr..end).map(|(&a, _)| a).collect();
+        for a in gone {
+            self.pages.remove(&a);
+        }
+        Ok(())
+    }
+
+    fn protect_pages(&mut self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        for (_, p) in self.pages.range_mut(addr..addr.saturating_add(len)) {
+            p.prot = prot;
+        }
+        Ok(())
+    }
+
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> Result<()> {
+        let moved: Vec<u64> = self
+            .pages
+            .range(from..from.saturating_add(len))
+            .map(|(&a, _)| a)
+            .collect();
+        for a in moved {
+            if let Some(p) = self.pages.remove(&a) {
+                self.pages.insert(a - from + to, p);
+            }
+        }
         Ok(())
     }
 }

@@ -119,6 +119,33 @@ pub fn stat_bytes(s: &Stat) -> [u8; STAT_SIZE] {
     b
 }
 
+/// Size of the generic `struct stat` (aarch64, riscv64).
+pub const STAT_SIZE_GENERIC: usize = 128;
+
+/// The generic `struct stat` (`asm-generic/stat.h`), which aarch64 uses:
+/// `st_mode` before `st_nlink`, both 32-bit, padding after `st_rdev` and
+/// `st_blksize`.
+#[must_use]
+pub fn stat_bytes_generic(s: &Stat) -> [u8; STAT_SIZE_GENERIC] {
+    let mut b = [0u8; STAT_SIZE_GENERIC];
+    let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+    put(0, &s.dev.to_le_bytes());
+    put(8, &s.ino.to_le_bytes());
+    put(16, &s.mode().to_le_bytes());
+    put(20, &s.nlink.to_le_bytes());
+    put(24, &s.uid.to_le_bytes());
+    put(28, &s.gid.to_le_bytes());
+    put(32, &s.rdev.to_le_bytes());
+    put(48, &s.size.to_le_bytes());
+    put(56, &s.blksize.to_le_bytes());
+    put(64, &s.blocks.to_le_bytes());
+    for (at, t) in [(72, s.atime), (88, s.mtime), (104, s.ctime)] {
+        put(at, &t.sec.to_le_bytes());
+        put(at + 8, &u64::from(t.nsec).to_le_bytes());
+    }
+    b
+}
+
 /// One `struct linux_dirent64` record.
 #[must_use]
 pub fn dirent64(ino: u64, next_offset: i64, d_type: u8, name: &[u8]) -> Vec<u8> {

@@ -12,11 +12,115 @@ use libos::vfs::{Node, PATH_MAX};
 use libos::{Errno, Result};
 
 use crate::abi::{self, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
+use crate::{events, mem, system};
 
 /// Largest single read or write moved through the personality at once.
 const IO_MAX: usize = 1 << 20;
 
-/// Every implemented call.
+/// The same calls under the aarch64 (generic `unistd.h`) numbers: no
+/// legacy path calls (`open`, `stat`, `pipe`, `dup2`, … exist only as
+/// their `*at`/`3` forms there), and the generic `struct stat` layout.
+pub static AARCH64: Table = Table {
+    name: "linux",
+    calls: &[
+        (17, "getcwd", getcwd),
+        (19, "eventfd2", events::eventfd2),
+        (20, "epoll_create1", events::epoll_create1),
+        (21, "epoll_ctl", events::epoll_ctl),
+        (22, "epoll_pwait", events::epoll_pwait),
+        (23, "dup", dup),
+        (24, "dup3", dup3),
+        (25, "fcntl", fcntl),
+        (29, "ioctl", ioctl),
+        (34, "mkdirat", mkdirat),
+        (35, "unlinkat", unlinkat),
+        (36, "symlinkat", symlinkat),
+        (37, "linkat", linkat),
+        (38, "renameat", renameat),
+        (46, "ftruncate", ftruncate),
+        (49, "chdir", chdir),
+        (53, "fchmodat", fchmodat),
+        (56, "openat", openat_aarch64),
+        (57, "close", close),
+        (59, "pipe2", pipe2),
+        (61, "getdents64", getdents64),
+        (62, "lseek", lseek),
+        (63, "read", read),
+        (64, "write", write),
+        (65, "readv", readv),
+        (66, "writev", writev),
+        (71, "sendfile", system::sendfile),
+        (78, "readlinkat", readlinkat),
+        (79, "newfstatat", newfstatat_generic),
+        (80, "fstat", fstat_generic),
+        (93, "exit", exit),
+        (94, "exit_group", exit),
+        (96, "set_tid_address", getpid),
+        (98, "futex", events::futex),
+        (99, "set_robust_list", set_robust_list),
+        (101, "nanosleep", nanosleep),
+        (113, "clock_gettime", clock_gettime),
+        (115, "clock_nanosleep", clock_nanosleep),
+        (124, "sched_yield", sched_yield),
+        (129, "kill", kill),
+        (130, "tkill", tkill),
+        (131, "tgkill", tgkill),
+        (134, "rt_sigaction", rt_sigaction),
+        (135, "rt_sigprocmask", rt_sigprocmask),
+        (160, "uname", uname_aarch64),
+        (163, "getrlimit", getrlimit),
+        (166, "umask", umask),
+        (167, "prctl", system::prctl),
+        (169, "gettimeofday", gettimeofday),
+        (172, "getpid", getpid),
+        (173, "getppid", getppid),
+        (174, "getuid", getuid),
+        (175, "geteuid", getuid),
+        (176, "getgid", getgid),
+        (177, "getegid", getgid),
+        (178, "gettid", getpid),
+        (179, "sysinfo", system::sysinfo),
+        (214, "brk", mem::brk),
+        (215, "munmap", mem::munmap),
+        (216, "mremap", mem::mremap),
+        (222, "mmap", mem::mmap),
+        (226, "mprotect", mem::mprotect),
+        (260, "wait4", wait4),
+        (261, "prlimit64", prlimit64),
+        (278, "getrandom", getrandom),
+    ],
+};
+
+/// `openat` with arm64's open flags: `O_DIRECTORY`, `O_NOFOLLOW`,
+/// `O_DIRECT` and `O_LARGEFILE` have other values there than on x86_64
+/// (which the shared handler speaks); every other flag is the same.
+fn openat_aarch64(ctx: &mut Ctx<'_>, mut a: [u64; 6]) -> Result<u64> {
+    const MOVED: [(u64, u64); 4] = [
+        (0o40_000, abi::o::DIRECTORY),
+        (0o100_000, abi::o::NOFOLLOW),
+        (0o200_000, 0o40_000),
+        (0o400_000, abi::o::LARGEFILE),
+    ];
+    let arm = a[2];
+    let mut flags = arm & !MOVED.iter().fold(0, |m, &(from, _)| m | from);
+    for (from, to) in MOVED {
+        if arm & from != 0 {
+            flags |= to;
+        }
+    }
+    a[2] = flags;
+    openat(ctx, a)
+}
+
+fn newfstatat_generic(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    do_stat(ctx, a[0], a[1], a[2], a[3], Arch::Aarch64)
+}
+
+fn fstat_generic(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    fstat_as(ctx, a, Arch::Aarch64)
+}
+
+/// Every implemented call (x86_64 numbers).
 pub static TABLE: Table = Table {
     name: "linux",
     calls: &[
@@ -28,6 +132,10 @@ pub static TABLE: Table = Table {
         (5, "fstat", fstat),
         (6, "lstat", lstat),
         (8, "lseek", lseek),
+        (9, "mmap", mem::mmap),
+        (10, "mprotect", mem::mprotect),
+        (11, "munmap", mem::munmap),
+        (12, "brk", mem::brk),
         (13, "rt_sigaction", rt_sigaction),
         (14, "rt_sigprocmask", rt_sigprocmask),
         (16, "ioctl", ioctl),
@@ -35,10 +143,12 @@ pub static TABLE: Table = Table {
         (20, "writev", writev),
         (22, "pipe", pipe),
         (24, "sched_yield", sched_yield),
+        (25, "mremap", mem::mremap),
         (32, "dup", dup),
         (33, "dup2", dup2),
         (35, "nanosleep", nanosleep),
         (39, "getpid", getpid),
+        (40, "sendfile", system::sendfile),
         (60, "exit", exit),
         (61, "wait4", wait4),
         (62, "kill", kill),
@@ -56,28 +166,49 @@ pub static TABLE: Table = Table {
         (89, "readlink", readlink),
         (90, "chmod", chmod),
         (95, "umask", umask),
+        (96, "gettimeofday", gettimeofday),
+        (97, "getrlimit", getrlimit),
+        (99, "sysinfo", system::sysinfo),
         (102, "getuid", getuid),
         (104, "getgid", getgid),
         (107, "geteuid", getuid),
         (108, "getegid", getgid),
         (110, "getppid", getppid),
+        (157, "prctl", system::prctl),
+        (186, "gettid", getpid),
+        (200, "tkill", tkill),
+        (202, "futex", events::futex),
+        (213, "epoll_create", events::epoll_create),
         (217, "getdents64", getdents64),
         (218, "set_tid_address", getpid),
         (228, "clock_gettime", clock_gettime),
+        (230, "clock_nanosleep", clock_nanosleep),
         (231, "exit_group", exit),
+        (232, "epoll_wait", events::epoll_wait),
+        (233, "epoll_ctl", events::epoll_ctl),
+        (234, "tgkill", tgkill),
         (257, "openat", openat),
         (258, "mkdirat", mkdirat),
         (262, "newfstatat", newfstatat),
         (263, "unlinkat", unlinkat),
         (264, "renameat", renameat),
+        (265, "linkat", linkat),
+        (266, "symlinkat", symlinkat),
         (267, "readlinkat", readlinkat),
+        (268, "fchmodat", fchmodat),
+        (273, "set_robust_list", set_robust_list),
+        (281, "epoll_pwait", events::epoll_pwait),
+        (284, "eventfd", events::eventfd),
+        (290, "eventfd2", events::eventfd2),
+        (291, "epoll_create1", events::epoll_create1),
         (292, "dup3", dup3),
         (293, "pipe2", pipe2),
+        (302, "prlimit64", prlimit64),
         (318, "getrandom", getrandom),
     ],
 };
 
-fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
+pub(crate) fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
     ctx.sys.procs.with(ctx.pid, |p| p.fds.file(fd as i64))?
 }
 
@@ -97,7 +228,7 @@ fn cred(ctx: &Ctx<'_>) -> Result<libos::vfs::Cred> {
     ctx.sys.procs.with(ctx.pid, |p| p.cred.clone())
 }
 
-fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
+pub(crate) fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
     ctx.sys
         .procs
         .with(ctx.pid, |p| p.fds.insert(f, cloexec))?
@@ -195,12 +326,31 @@ fn close(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         .map(|()| 0)
 }
 
-fn put_stat(ctx: &mut Ctx<'_>, st: &libos::vfs::node::Stat, at: u64) -> Result<u64> {
-    ctx.mem.write(at, &abi::stat_bytes(st))?;
+/// Which `struct stat` layout a call writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arch {
+    /// x86_64's 144-byte layout.
+    X86_64,
+    /// The generic (aarch64) 128-byte layout.
+    Aarch64,
+}
+
+fn put_stat(ctx: &mut Ctx<'_>, st: &libos::vfs::node::Stat, at: u64, arch: Arch) -> Result<u64> {
+    match arch {
+        Arch::X86_64 => ctx.mem.write(at, &abi::stat_bytes(st))?,
+        Arch::Aarch64 => ctx.mem.write(at, &abi::stat_bytes_generic(st))?,
+    }
     Ok(0)
 }
 
-fn do_stat(ctx: &mut Ctx<'_>, dirfd: u64, path: u64, buf: u64, flags: u64) -> Result<u64> {
+pub(crate) fn do_stat(
+    ctx: &mut Ctx<'_>,
+    dirfd: u64,
+    path: u64,
+    buf: u64,
+    flags: u64,
+    arch: Arch,
+) -> Result<u64> {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -219,22 +369,33 @@ fn do_stat(ctx: &mut Ctx<'_>, dirfd: u64, path: u64, buf: u64, flags: u64) -> Re
             .vfs
             .stat(&cred, base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
     };
-    put_stat(ctx, &st, buf)
+    put_stat(ctx, &st, buf, arch)
 }
 
 fn stat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    do_stat(ctx, AT_FDCWD as u64, a[0], a[1], 0)
+    do_stat(ctx, AT_FDCWD as u64, a[0], a[1], 0, Arch::X86_64)
 }
 
 fn lstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    do_stat(ctx, AT_FDCWD as u64, a[0], a[1], AT_SYMLINK_NOFOLLOW)
+    do_stat(
+        ctx,
+        AT_FDCWD as u64,
+        a[0],
+        a[1],
+        AT_SYMLINK_NOFOLLOW,
+        Arch::X86_64,
+    )
 }
 
 fn newfstatat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    do_stat(ctx, a[0], a[1], a[2], a[3])
+    do_stat(ctx, a[0], a[1], a[2], a[3], Arch::X86_64)
 }
 
 fn fstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    fstat_as(ctx, a, Arch::X86_64)
+}
+
+pub(crate) fn fstat_as(ctx: &mut Ctx<'_>, a: [u64; 6], arch: Arch) -> Result<u64> {
     let f = file(ctx, a[0])?;
     let st = f.stat().or_else(|_| {
         // Pipes and other anonymous files describe themselves as FIFOs.
@@ -255,7 +416,7 @@ fn fstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
             ctime: Default::default(),
         })
     })?;
-    put_stat(ctx, &st, a[1])
+    put_stat(ctx, &st, a[1], arch)
 }
 
 fn lseek(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -364,6 +525,44 @@ fn link(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (old, new) = (path_arg(ctx, a[0])?, path_arg(ctx, a[1])?);
     with_cwd(ctx, AT_FDCWD as u64, |c, n| {
         ctx.sys.vfs.link(c, n, &old, &new)
+    })
+    .map(|()| 0)
+}
+
+fn linkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const AT_SYMLINK_FOLLOW: u64 = 0x400;
+    if a[4] & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The libOS links by path: paths relative to different directory
+    // descriptors become absolute first.
+    let absolute = |dirfd: u64, path: Vec<u8>| -> Result<Vec<u8>> {
+        if path.starts_with(b"/") {
+            return Ok(path);
+        }
+        let mut full = ctx.sys.vfs.path_of(dir_of(ctx, dirfd)?)?;
+        if !full.ends_with(b"/") {
+            full.push(b'/');
+        }
+        full.extend_from_slice(&path);
+        Ok(full)
+    };
+    let old = absolute(a[0], path_arg(ctx, a[1])?)?;
+    let new = absolute(a[2], path_arg(ctx, a[3])?)?;
+    let root = ctx.sys.vfs.root();
+    let c = cred(ctx)?;
+    ctx.sys.vfs.link(&c, root, &old, &new).map(|()| 0)
+}
+
+fn symlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let (target, path) = (path_arg(ctx, a[0])?, path_arg(ctx, a[2])?);
+    with_cwd(ctx, a[1], |c, n| ctx.sys.vfs.symlink(c, n, &target, &path)).map(|()| 0)
+}
+
+fn fchmodat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let p = path_arg(ctx, a[1])?;
+    with_cwd(ctx, a[0], |c, n| {
+        ctx.sys.vfs.chmod(c, n, &p, (a[2] & 0o7777) as u32)
     })
     .map(|()| 0)
 }
@@ -742,6 +941,14 @@ fn nanosleep(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 }
 
 fn uname(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    uname_for(ctx, a[0], b"x86_64")
+}
+
+fn uname_aarch64(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    uname_for(ctx, a[0], b"aarch64")
+}
+
+fn uname_for(ctx: &mut Ctx<'_>, at: u64, machine: &[u8]) -> Result<u64> {
     let c = libos::vfs::Cred::root();
     let root = ctx.sys.vfs.root();
     let host = ctx
@@ -763,10 +970,10 @@ fn uname(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         &host,
         b"6.1.0-exo",
         b"#1 SMP exo libOS",
-        b"x86_64",
+        machine,
         b"(none)",
     ]);
-    ctx.mem.write(a[0], &u)?;
+    ctx.mem.write(at, &u)?;
     Ok(0)
 }
 
@@ -788,4 +995,172 @@ fn getrandom(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let n = f.read(&mut buf)?;
     ctx.mem.write(a[0], &buf[..n])?;
     Ok(n as u64)
+}
+
+fn gettimeofday(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if a[0] != 0 {
+        let t = ctx.sys.clock.now();
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&t.sec.to_le_bytes());
+        b[8..].copy_from_slice(&i64::from(t.nsec / 1000).to_le_bytes());
+        ctx.mem.write(a[0], &b)?;
+    }
+    if a[1] != 0 {
+        // struct timezone: minutes west of Greenwich and DST, both 0 (UTC).
+        ctx.mem.write(a[1], &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+fn clock_nanosleep(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const TIMER_ABSTIME: u64 = 1;
+    let [clock, flags, req, ..] = a;
+    if flags & !TIMER_ABSTIME != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (sec, nsec) = (ctx.u64_at(req)? as i64, ctx.u64_at(req + 8)?);
+    if sec < 0 || nsec >= 1_000_000_000 {
+        return Err(Errno::EINVAL);
+    }
+    let t = (sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec);
+    let now = match clock {
+        0 => {
+            let n = ctx.sys.clock.now();
+            (n.sec.max(0) as u64) * 1_000_000_000 + u64::from(n.nsec)
+        }
+        1 | 7 => ctx.sys.clock.uptime_ns(),
+        // Per-process and per-thread CPU clocks cannot be slept on.
+        2 | 3 => return Err(Errno::EINVAL),
+        _ => return Err(Errno::EINVAL),
+    };
+    let ns = if flags & TIMER_ABSTIME != 0 {
+        t.saturating_sub(now)
+    } else {
+        t
+    };
+    libos::time::sleep(&*ctx.sys.clock, ns);
+    Ok(0)
+}
+
+/// `RLIM_INFINITY`.
+const RLIM_INFINITY: u64 = u64::MAX;
+
+/// The limits the libOS actually enforces (or that are unlimited), as
+/// `(soft, hard)` for each `RLIMIT_*` resource.
+fn rlimit(resource: u64) -> Result<(u64, u64)> {
+    const RLIMIT_NPROC: u64 = 6;
+    const RLIMIT_NOFILE: u64 = 7;
+    const RLIMIT_STACK: u64 = 3;
+    Ok(match resource {
+        RLIMIT_STACK => (8 << 20, RLIM_INFINITY),
+        RLIMIT_NPROC => {
+            let n = libos::process::MAX_PROCESSES as u64;
+            (n, n)
+        }
+        RLIMIT_NOFILE => {
+            let n = libos::vfs::file::MAX_FDS as u64;
+            (n, n)
+        }
+        // CPU, FSIZE, DATA, CORE, RSS, MEMLOCK, AS, LOCKS, SIGPENDING,
+        // MSGQUEUE, NICE, RTPRIO, RTTIME: not limited by the libOS.
+        0..=15 => (RLIM_INFINITY, RLIM_INFINITY),
+        _ => return Err(Errno::EINVAL),
+    })
+}
+
+fn getrlimit(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let (soft, hard) = rlimit(a[0])?;
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&soft.to_le_bytes());
+    b[8..].copy_from_slice(&hard.to_le_bytes());
+    ctx.mem.write(a[1], &b)?;
+    Ok(0)
+}
+
+/// `prlimit64`: reading works for the caller (pid 0 or its own); setting a
+/// limit the libOS does not keep is refused with `EPERM` unless it leaves
+/// the limit as it is.
+fn prlimit64(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let [pid, resource, new, old, ..] = a;
+    if pid != 0 && pid != u64::from(ctx.pid) {
+        ctx.sys.procs.with(pid as u32, |_| ())?;
+    }
+    let current = rlimit(resource)?;
+    if new != 0 {
+        let wanted = (ctx.u64_at(new)?, ctx.u64_at(new + 8)?);
+        if wanted.0 > wanted.1 {
+            return Err(Errno::EINVAL);
+        }
+        if wanted != current {
+            return Err(Errno::EPERM);
+        }
+    }
+    if old != 0 {
+        getrlimit(ctx, [resource, old, 0, 0, 0, 0])?;
+    }
+    Ok(0)
+}
+
+/// `set_robust_list`: the head is accepted (its size must be Linux's 24
+/// bytes); the libOS does not walk robust lists when a thread dies.
+fn set_robust_list(_ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// The process a thread id belongs to.
+fn process_of_thread(ctx: &Ctx<'_>, tid: u32) -> Result<libos::process::Pid> {
+    ctx.sys
+        .procs
+        .pids()
+        .into_iter()
+        .find(|&p| {
+            ctx.sys
+                .procs
+                .with(p, |pr| pr.threads.contains(&tid))
+                .unwrap_or(false)
+        })
+        .ok_or(Errno::ESRCH)
+}
+
+fn signal_thread(ctx: &mut Ctx<'_>, pid: libos::process::Pid, sig: u64) -> Result<u64> {
+    let sig = match sig {
+        0 => None,
+        n => Some(Signal::new(n as u32)?),
+    };
+    let c = cred(ctx)?;
+    ctx.sys
+        .procs
+        .kill(&c, KillTarget::Pid(pid), sig)
+        .map(|()| 0)
+}
+
+/// `tkill`: the signal goes to the thread's process (the libOS keeps one
+/// pending set per process).
+fn tkill(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let tid = i32::try_from(a[0] as i64)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or(Errno::EINVAL)?;
+    let pid = process_of_thread(ctx, tid as u32)?;
+    signal_thread(ctx, pid, a[1])
+}
+
+fn tgkill(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    let tgid = i32::try_from(a[0] as i64)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or(Errno::EINVAL)?;
+    let tid = i32::try_from(a[1] as i64)
+        .ok()
+        .filter(|&t| t > 0)
+        .ok_or(Errno::EINVAL)?;
+    if process_of_thread(ctx, tid as u32)? != tgid as u32 {
+        return Err(Errno::ESRCH);
+    }
+    signal_thread(ctx, tgid as u32, a[2])
 }

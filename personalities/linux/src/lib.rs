@@ -16,11 +16,14 @@ extern crate alloc;
 
 pub mod abi;
 mod calls;
+pub mod events;
+mod mem;
+mod system;
 
 use exo_personality::{Ctx, Table};
 use libos::Result;
 
-pub use calls::TABLE;
+pub use calls::{AARCH64, TABLE};
 
 /// Linux's result convention: the value, or `-errno`.
 #[must_use]
@@ -31,9 +34,16 @@ pub fn result(r: Result<u64>) -> i64 {
     }
 }
 
-/// Runs Linux system call `number` for the process in `ctx`.
+/// Runs Linux system call `number` (x86_64 numbering) for the process in
+/// `ctx`.
 pub fn syscall(ctx: &mut Ctx<'_>, number: u64, args: [u64; 6]) -> i64 {
     result(TABLE.dispatch(ctx, number, args))
+}
+
+/// Runs Linux system call `number` in aarch64 numbering (the generic
+/// `unistd.h`, `svc #0` with the number in `x8`).
+pub fn syscall_aarch64(ctx: &mut Ctx<'_>, number: u64, args: [u64; 6]) -> i64 {
+    result(AARCH64.dispatch(ctx, number, args))
 }
 
 /// The personality's table (for `/proc` and tracing).

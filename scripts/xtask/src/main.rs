@@ -752,6 +752,7 @@ const FUZZ_SMOKE_RUNS: u64 = 20_000;
 const FUZZ_CAMPAIGN_RUNS: u64 = 1_000_000;
 
 fn fuzz_target_names() -> Result<Vec<String>> {
+    setup::fuzzing()?;
     let out = Command::new("cargo")
         .args(["+nightly", "fuzz", "list"])
         .current_dir(root().join("fuzz"))

@@ -3,6 +3,9 @@
 
 use exo_personality_tests::{Case, World, check, run};
 
+mod aarch64;
+mod memory_events;
+
 // Linux x86_64 numbers.
 const READ: u64 = 0;
 const WRITE: u64 = 1;
@@ -668,6 +671,61 @@ fn main() {
         ("getpid_family", getpid_family),
         ("umask_applies", umask_applies),
         ("proc_through_the_personality", proc_through_the_personality),
+        (
+            "mmap_anonymous_memory",
+            memory_events::mmap_anonymous_memory,
+        ),
+        ("mmap_argument_errors", memory_events::mmap_argument_errors),
+        (
+            "mmap_fixed_and_noreplace",
+            memory_events::mmap_fixed_and_noreplace,
+        ),
+        (
+            "mprotect_changes_access",
+            memory_events::mprotect_changes_access,
+        ),
+        (
+            "file_mappings_copy_the_file",
+            memory_events::file_mappings_copy_the_file,
+        ),
+        ("brk_and_mremap", memory_events::brk_and_mremap),
+        (
+            "futex_wait_value_and_timeout",
+            memory_events::futex_wait_value_and_timeout,
+        ),
+        (
+            "futex_wake_and_requeue",
+            memory_events::futex_wake_and_requeue,
+        ),
+        ("eventfd_counts", memory_events::eventfd_counts),
+        (
+            "epoll_level_edge_and_oneshot",
+            memory_events::epoll_level_edge_and_oneshot,
+        ),
+        (
+            "epoll_wait_blocks_until_a_write",
+            memory_events::epoll_wait_blocks_until_a_write,
+        ),
+        (
+            "time_limits_and_thread_signals",
+            memory_events::time_limits_and_thread_signals,
+        ),
+        (
+            "prctl_sysinfo_sendfile",
+            memory_events::prctl_sysinfo_sendfile,
+        ),
+        (
+            "aarch64_numbers_and_stat_layout",
+            aarch64::aarch64_numbers_and_stat_layout,
+        ),
+        (
+            "aarch64_open_flags_are_translated",
+            aarch64::aarch64_open_flags_are_translated,
+        ),
+        (
+            "linkat_symlinkat_fchmodat",
+            aarch64::linkat_symlinkat_fchmodat,
+        ),
     ];
     run("linux", cases);
 }

@@ -298,7 +298,7 @@ impl Procfs {
                 );
             }
             3 => {
-                for r in &p.regions {
+                for r in &p.mm.regions() {
                     let perms = core::str::from_utf8(&r.perms).unwrap_or("----");
                     let line = format!(
                         "{:08x}-{:08x} {perms} {:08x} 00:00 0",

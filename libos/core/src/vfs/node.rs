@@ -286,4 +286,19 @@ pub trait Special: Send + Sync {
     fn poll(&self) -> (bool, bool) {
         (true, true)
     }
+    /// The object itself, so a personality can recognise descriptors of
+    /// its own kinds (an epoll instance, a kqueue) behind an fd.
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        None
+    }
+    /// Bytes a read would return now (`FIONREAD`, kqueue's `EVFILT_READ`
+    /// data), if the node keeps a queue.
+    fn readable_bytes(&self) -> Option<usize> {
+        None
+    }
+    /// Bytes a write could queue now (kqueue's `EVFILT_WRITE` data), if
+    /// the node keeps a queue.
+    fn writable_bytes(&self) -> Option<usize> {
+        None
+    }
 }

@@ -16,6 +16,7 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -25,7 +26,8 @@ use elf::endian::LittleEndian;
 use exo_personality::{Ctx, UserMemory};
 use exo_sys::{BareMetal, access, println, upcall};
 use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
-use libos::process::{INIT, Pid};
+use libos::mm::Prot;
+use libos::process::{INIT, Pid, Region};
 use libos::system::{Options, System};
 use libos::vfs::Cred;
 use libos::vfs::file::OpenFlags;
@@ -56,38 +58,144 @@ impl SystemInfo for Info {
 }
 
 /// The program's memory, reached directly (same address space) but only
-/// inside the regions the loader mapped for it.
+/// inside the regions the loader mapped for it and the pages `mmap`/`brk`
+/// bound since, with the access the libOS recorded (`PROT_NONE` pages
+/// keep their frame but stay unbound). Each `map_pages` takes its frames
+/// as few allocations (one capability per 512 frames, as the capability
+/// table is small), freed when their last page goes.
 struct Direct {
     regions: Vec<(u64, u64)>,
+    /// Page → (frames capability, index in it, access).
+    pages: BTreeMap<u64, (u64, u64, Prot)>,
+    /// Frames capability → pages still using it.
+    live: BTreeMap<u64, u64>,
 }
 
 impl Direct {
-    fn ok(&self, addr: u64, len: usize) -> bool {
+    fn ok(&self, addr: u64, len: usize, write: bool) -> bool {
         let Some(end) = addr.checked_add(len as u64) else {
             return false;
         };
-        self.regions.iter().any(|&(s, e)| s <= addr && end <= e)
+        if self.regions.iter().any(|&(s, e)| s <= addr && end <= e) {
+            return true;
+        }
+        let mut page = addr & !(PAGE - 1);
+        while page < end {
+            match self.pages.get(&page) {
+                Some((_, _, p)) if p.readable() && (!write || p.writable()) => page += PAGE,
+                _ => return false,
+            }
+        }
+        len > 0
     }
 }
 
+/// The exokernel's access word for `prot` (`None`: leave unbound).
+fn access_of(prot: Prot) -> Option<u64> {
+    if prot.writable() {
+        Some(access::WRITE)
+    } else if prot.executable() {
+        Some(access::EXECUTE)
+    } else if prot.readable() {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+const PAGE: u64 = libos::mm::PAGE;
+
 impl UserMemory for Direct {
     fn read(&self, addr: u64, buf: &mut [u8]) -> libos::Result<()> {
-        if !self.ok(addr, buf.len()) {
+        if !self.ok(addr, buf.len(), false) {
             return Err(libos::Errno::EFAULT);
         }
-        // SAFETY: the range lies in a region this loader mapped readable
-        // for the program, in this address space.
+        // SAFETY: every page of the range is bound readable for the
+        // program, in this address space (checked just above).
         unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) };
         Ok(())
     }
     fn write(&mut self, addr: u64, data: &[u8]) -> libos::Result<()> {
-        if !self.ok(addr, data.len()) {
+        if !self.ok(addr, data.len(), true) {
             return Err(libos::Errno::EFAULT);
         }
-        // SAFETY: as in `read`; writable regions only are listed (code
-        // pages are read-only after loading, so a write there faults the
-        // handler — the loader lists only data and stack as writable).
+        // SAFETY: as in `read`, and the pages are writable: the loader's
+        // regions are the program's data and stack, and `mmap` pages are
+        // checked for `PROT_WRITE` (code pages are read-only after
+        // loading, so a stray write there faults the handler).
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
+        Ok(())
+    }
+    fn map_pages(&mut self, addr: u64, len: u64, prot: Prot) -> libos::Result<()> {
+        self.unmap_pages(addr, len)?;
+        let mut va = addr;
+        while va < addr + len {
+            let count = ((addr + len - va) / PAGE).min(512);
+            let frames = exo_sys::frame_alloc(count).map_err(|_| libos::Errno::ENOMEM)?;
+            self.live.insert(frames, count);
+            for index in 0..count {
+                // Bound writable to clear it, then given its access.
+                exo_sys::map(frames, index, va, access::WRITE).map_err(|_| libos::Errno::ENOMEM)?;
+                // SAFETY: the page was just bound writable at `va`.
+                unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE as usize) };
+                self.pages.insert(va, (frames, index, Prot::RW));
+                va += PAGE;
+            }
+        }
+        self.protect_pages(addr, len, prot)
+    }
+    fn unmap_pages(&mut self, addr: u64, len: u64) -> libos::Result<()> {
+        let gone: Vec<u64> = self
+            .pages
+            .range(addr..addr + len)
+            .map(|(&a, _)| a)
+            .collect();
+        for va in gone {
+            let Some((frames, _, prot)) = self.pages.remove(&va) else {
+                continue;
+            };
+            if access_of(prot).is_some() {
+                let _ = exo_sys::unmap(va);
+            }
+            let left = self.live.entry(frames).or_insert(1);
+            *left -= 1;
+            if *left == 0 {
+                self.live.remove(&frames);
+                let _ = exo_sys::frame_free(frames);
+            }
+        }
+        Ok(())
+    }
+    fn protect_pages(&mut self, addr: u64, len: u64, prot: Prot) -> libos::Result<()> {
+        for (&va, (frames, index, old)) in self.pages.range_mut(addr..addr + len) {
+            let r = match (access_of(*old), access_of(prot)) {
+                (Some(_), None) => exo_sys::unmap(va).map(|_| 0),
+                (None, Some(a)) => exo_sys::map(*frames, *index, va, a),
+                (Some(_), Some(a)) => exo_sys::syscall(exo_sys::call::PROTECT, &[va, a]),
+                (None, None) => Ok(0),
+            };
+            r.map_err(|_| libos::Errno::ENOMEM)?;
+            *old = prot;
+        }
+        Ok(())
+    }
+    fn move_pages(&mut self, from: u64, to: u64, len: u64) -> libos::Result<()> {
+        let moved: Vec<u64> = self
+            .pages
+            .range(from..from + len)
+            .map(|(&a, _)| a)
+            .collect();
+        for va in moved {
+            let Some((frames, index, prot)) = self.pages.remove(&va) else {
+                continue;
+            };
+            let new = va - from + to;
+            if let Some(a) = access_of(prot) {
+                let _ = exo_sys::unmap(va);
+                exo_sys::map(frames, index, new, a).map_err(|_| libos::Errno::ENOMEM)?;
+            }
+            self.pages.insert(new, (frames, index, prot));
+        }
         Ok(())
     }
 }
@@ -116,6 +224,12 @@ const R10: usize = upcall::CONTEXT + 9;
 extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
     let w = unsafe { &mut *frame.cast::<[u64; upcall::FRAME_WORDS]>() };
+    if kind == upcall::SLICE_END {
+        // The program's slice is over: give the CPU back, then resume it
+        // where it was (the frame holds its registers).
+        exo_sys::yield_now();
+        exo_sys::upcall_return(frame)
+    }
     if kind != upcall::SYSCALL {
         println!("linuxrun: the program took upcall {kind} {:x?}", &w[1..5]);
         exo_sys::exit(128 + kind);
@@ -156,12 +270,15 @@ struct Loaded {
     phdr: u64,
     phnum: u64,
     regions: Vec<(u64, u64)>,
+    /// The same segments for the libOS's address-space record.
+    areas: Vec<Region>,
 }
 
 /// Maps the program's loadable segments.
 fn load() -> Result<Loaded, &'static str> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(PROGRAM).map_err(|_| "not an ELF file")?;
     let mut regions = Vec::new();
+    let mut areas = Vec::new();
     let mut phdr = 0;
     let segs: Vec<_> = file
         .segments()
@@ -198,12 +315,25 @@ fn load() -> Result<Loaded, &'static str> {
             phdr = ph.p_vaddr + file.ehdr.e_phoff;
         }
         regions.push((start, end));
+        areas.push(Region {
+            start,
+            end,
+            perms: [
+                b'r',
+                if ph.p_flags & PF_W != 0 { b'w' } else { b'-' },
+                if ph.p_flags & PF_X != 0 { b'x' } else { b'-' },
+                b'p',
+            ],
+            offset: ph.p_offset & !0xfff,
+            name: "/bin/hello".into(),
+        });
     }
     Ok(Loaded {
         entry: file.ehdr.e_entry,
         phdr,
         phnum: file.ehdr.e_phnum as u64,
         regions,
+        areas,
     })
 }
 
@@ -257,6 +387,7 @@ fn main(_env: u64) -> u64 {
         phdr,
         phnum,
         mut regions,
+        mut areas,
     } = match load() {
         Ok(v) => v,
         Err(e) => {
@@ -272,16 +403,19 @@ fn main(_env: u64) -> u64 {
         }
     };
     regions.push((STACK_TOP - STACK_PAGES * 4096, STACK_TOP));
+    areas.push(Region {
+        start: STACK_TOP - STACK_PAGES * 4096,
+        end: STACK_TOP,
+        perms: *b"rw-p",
+        offset: 0,
+        name: "[stack]".into(),
+    });
     let Ok(pid) = sys.procs.fork(INIT) else {
         return 4;
     };
-    let _ = sys.procs.exec(
-        pid,
-        "hello",
-        alloc::vec![b"hello".to_vec()],
-        Vec::new(),
-        "linux",
-    );
+    let _ = sys
+        .procs
+        .exec(pid, "hello", alloc::vec![b"hello".to_vec()], areas, "linux");
     let tty = sys.vfs.open(
         &Cred::root(),
         sys.vfs.root(),
@@ -298,7 +432,11 @@ fn main(_env: u64) -> u64 {
     WORLD.call_once(|| World {
         sys,
         pid,
-        memory: spin::Mutex::new(Direct { regions }),
+        memory: spin::Mutex::new(Direct {
+            regions,
+            pages: BTreeMap::new(),
+            live: BTreeMap::new(),
+        }),
     });
     println!(
         "linuxrun: starting a {}-byte static Linux executable at {entry:#x}",
