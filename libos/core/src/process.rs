@@ -91,6 +91,30 @@ pub struct Signals {
     /// even when it was ignored or merged with a pending instance — what
     /// kqueue's `EVFILT_SIGNAL` reports.
     pub posted: [u64; Signal::MAX as usize],
+    /// The alternate signal stack (`sigaltstack`), if one is set: handlers
+    /// installed with `SA_ONSTACK` run on it. Inherited by `fork`, gone
+    /// after `exec`; switching to it is the embedder's, which builds the
+    /// signal frame.
+    pub altstack: Option<AltStack>,
+}
+
+/// An alternate signal stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AltStack {
+    /// Lowest address.
+    pub base: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Disarmed while a handler runs on it (`SS_AUTODISARM`).
+    pub autodisarm: bool,
+}
+
+impl AltStack {
+    /// Whether the stack pointer `sp` is on this stack.
+    #[must_use]
+    pub const fn contains(&self, sp: u64) -> bool {
+        sp > self.base && sp - self.base <= self.size
+    }
 }
 
 impl Default for Signals {
@@ -100,6 +124,7 @@ impl Default for Signals {
             pending: SigSet::EMPTY,
             actions: [Disposition::Default; Signal::MAX as usize],
             posted: [0; Signal::MAX as usize],
+            altstack: None,
         }
     }
 }
@@ -144,6 +169,13 @@ pub struct Process {
     pub futexes: Arc<crate::futex::Futexes>,
     /// When it started, nanoseconds since boot.
     pub start_ns: u64,
+    /// Address cleared (and futex-woken) when it exits: Linux's
+    /// `clear_child_tid` (`set_tid_address`, `CLONE_CHILD_CLEARTID`); 0
+    /// for none. Not inherited by `fork`.
+    pub clear_child_tid: u64,
+    /// Address at which the embedder stores the child's id in the child's
+    /// memory when it starts it (`CLONE_CHILD_SETTID`); 0 for none.
+    pub set_child_tid: u64,
 }
 
 /// Which children `wait` accepts.
@@ -232,6 +264,8 @@ impl Processes {
             mm: crate::mm::AddressSpace::new(),
             futexes: Arc::new(crate::futex::Futexes::new()),
             start_ns: clock.uptime_ns(),
+            clear_child_tid: 0,
+            set_child_tid: 0,
         };
         let mut table = BTreeMap::new();
         table.insert(INIT, init);
@@ -300,6 +334,8 @@ impl Processes {
         child.threads = alloc::vec![pid];
         child.futexes = Arc::new(crate::futex::Futexes::new());
         child.start_ns = self.clock.uptime_ns();
+        child.clear_child_tid = 0;
+        child.set_child_tid = 0;
         self.vfs.hold(child.cwd);
         table.insert(pid, child);
         Ok(pid)
@@ -325,6 +361,7 @@ impl Processes {
             p.mm = crate::mm::AddressSpace::from_regions(&regions);
             p.personality = personality;
             p.fds.close_on_exec();
+            p.signals.altstack = None;
             for a in &mut p.signals.actions {
                 if matches!(a, Disposition::Handler { .. }) {
                     *a = Disposition::Default;

@@ -95,8 +95,26 @@ pub const FREEBSD: View = View {
     timespec: |sec, nsec| exo_freebsd::abi::timespec(Timespec { sec, nsec }).to_vec(),
 };
 
+fn illumos_dirents(es: &[DirEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, e) in es.iter().enumerate() {
+        out.extend(exo_illumos::abi::dirent(e.ino, i as i64 + 1, &e.name));
+    }
+    out
+}
+
+/// The illumos amd64 view: its 128-byte `struct stat` with `st_fstype`,
+/// `d_type`-less `dirent` records, its errno numbers.
+pub const ILLUMOS: View = View {
+    name: "illumos",
+    stat: |s| exo_illumos::abi::stat_bytes(s, s.mode(), exo_illumos::abi::fstype(s.dev)).to_vec(),
+    errno: |e| i64::from(exo_illumos::abi::errno(e)),
+    dirents: illumos_dirents,
+    timespec: |sec, nsec| exo_illumos::abi::timespec(sec, nsec).to_vec(),
+};
+
 /// Every personality's view.
-pub const VIEWS: &[View] = &[LINUX, FREEBSD];
+pub const VIEWS: &[View] = &[LINUX, FREEBSD, ILLUMOS];
 
 /// The view of `personality`, if it has one.
 #[must_use]

@@ -264,6 +264,18 @@ pub fn stat_bytes(s: &Stat, mode: u32, fstype: &[u8]) -> [u8; STAT_SIZE] {
     b
 }
 
+/// `st_fstype` by the libOS's filesystem ids (see `System::boot`).
+#[must_use]
+pub fn fstype(dev: u64) -> &'static [u8] {
+    match dev {
+        1 | 5 => b"tmpfs",
+        2 => b"dev",
+        3 => b"proc",
+        4 => b"sysfs",
+        _ => b"",
+    }
+}
+
 /// One amd64 `struct dirent` record: `d_ino` 0, `d_off` 8, `d_reclen` 16,
 /// `d_name` 18 (NUL-terminated), 8-aligned. illumos has no `d_type`.
 #[must_use]

@@ -210,20 +210,9 @@ fn close(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     close_fd(ctx, i64::from(a[0] as i32)).map(|()| 0)
 }
 
-/// `st_fstype` by the libOS's filesystem ids (see `System::boot`).
-fn fstype(dev: u64) -> &'static [u8] {
-    match dev {
-        1 | 5 => b"tmpfs",
-        2 => b"dev",
-        3 => b"proc",
-        4 => b"sysfs",
-        _ => b"",
-    }
-}
-
 fn put_stat(ctx: &mut Ctx<'_>, st: &Stat, mode: u32, at: u64) -> Result<u64> {
     ctx.mem
-        .write(at, &abi::stat_bytes(st, mode, fstype(st.dev)))?;
+        .write(at, &abi::stat_bytes(st, mode, abi::fstype(st.dev)))?;
     Ok(0)
 }
 

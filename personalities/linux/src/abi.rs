@@ -119,6 +119,54 @@ pub fn stat_bytes(s: &Stat) -> [u8; STAT_SIZE] {
     b
 }
 
+/// Size of `struct statx` (the same on every architecture).
+pub const STATX_SIZE: usize = 256;
+
+/// `STATX_BASIC_STATS`: type, mode, nlink, uid, gid, atime, mtime, ctime,
+/// ino, size, blocks — every field [`statx_bytes`] fills.
+pub const STATX_BASIC_STATS: u32 = 0x7ff;
+
+/// A device number's `(major, minor)` as Linux encodes `dev_t` (12-bit
+/// major and 20-bit minor, split around the low byte).
+#[must_use]
+pub const fn dev_split(dev: u64) -> (u32, u32) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+/// `struct statx` (`linux/stat.h`): `stx_mask` at 0, `stx_blksize` 4,
+/// `stx_nlink` 16, `stx_uid` 20, `stx_gid` 24, `stx_mode` (u16) 28,
+/// `stx_ino` 32, `stx_size` 40, `stx_blocks` 48, timestamps of 16 bytes
+/// (`tv_sec` i64, `tv_nsec` u32) with atime at 64, btime 80 (zero: not
+/// kept), ctime 96, mtime 112, then `stx_rdev_major`/`minor` at 128/132
+/// and `stx_dev_major`/`minor` at 136/140.
+#[must_use]
+pub fn statx_bytes(s: &Stat) -> [u8; STATX_SIZE] {
+    let mut b = [0u8; STATX_SIZE];
+    let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+    put(0, &STATX_BASIC_STATS.to_le_bytes());
+    put(4, &s.blksize.to_le_bytes());
+    put(16, &s.nlink.to_le_bytes());
+    put(20, &s.uid.to_le_bytes());
+    put(24, &s.gid.to_le_bytes());
+    put(28, &(s.mode() as u16).to_le_bytes());
+    put(32, &s.ino.to_le_bytes());
+    put(40, &s.size.to_le_bytes());
+    put(48, &s.blocks.to_le_bytes());
+    for (at, t) in [(64, s.atime), (96, s.ctime), (112, s.mtime)] {
+        put(at, &t.sec.to_le_bytes());
+        put(at + 8, &t.nsec.to_le_bytes());
+    }
+    let (rmaj, rmin) = dev_split(s.rdev);
+    let (dmaj, dmin) = dev_split(s.dev);
+    put(128, &rmaj.to_le_bytes());
+    put(132, &rmin.to_le_bytes());
+    put(136, &dmaj.to_le_bytes());
+    put(140, &dmin.to_le_bytes());
+    b
+}
+
 /// Size of the generic `struct stat` (aarch64, riscv64).
 pub const STAT_SIZE_GENERIC: usize = 128;
 

@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use exo_personality::{Ctx, Table};
-use libos::process::{ExitStatus, KillTarget, WaitFor};
+use libos::process::{KillTarget, WaitFor};
 use libos::signal::{Disposition, SigSet, Signal};
 use libos::vfs::file::{OpenFile, OpenFlags, Whence};
 use libos::vfs::node::FileType;
@@ -12,7 +12,7 @@ use libos::vfs::{Node, PATH_MAX};
 use libos::{Errno, Result};
 
 use crate::abi::{self, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
-use crate::{events, mem, system};
+use crate::{events, mem, proc, system};
 
 /// Largest single read or write moved through the personality at once.
 const IO_MAX: usize = 1 << 20;
@@ -53,9 +53,9 @@ pub static AARCH64: Table = Table {
         (78, "readlinkat", readlinkat),
         (79, "newfstatat", newfstatat_generic),
         (80, "fstat", fstat_generic),
-        (93, "exit", exit),
-        (94, "exit_group", exit),
-        (96, "set_tid_address", getpid),
+        (93, "exit", proc::exit),
+        (94, "exit_group", proc::exit),
+        (96, "set_tid_address", proc::set_tid_address),
         (98, "futex", events::futex),
         (99, "set_robust_list", set_robust_list),
         (101, "nanosleep", nanosleep),
@@ -65,6 +65,7 @@ pub static AARCH64: Table = Table {
         (129, "kill", kill),
         (130, "tkill", tkill),
         (131, "tgkill", tgkill),
+        (132, "sigaltstack", proc::sigaltstack),
         (134, "rt_sigaction", rt_sigaction),
         (135, "rt_sigprocmask", rt_sigprocmask),
         (160, "uname", uname_aarch64),
@@ -83,11 +84,13 @@ pub static AARCH64: Table = Table {
         (214, "brk", mem::brk),
         (215, "munmap", mem::munmap),
         (216, "mremap", mem::mremap),
+        (220, "clone", proc::clone_aarch64),
         (222, "mmap", mem::mmap),
         (226, "mprotect", mem::mprotect),
         (260, "wait4", wait4),
         (261, "prlimit64", prlimit64),
         (278, "getrandom", getrandom),
+        (291, "statx", statx),
     ],
 };
 
@@ -149,7 +152,10 @@ pub static TABLE: Table = Table {
         (35, "nanosleep", nanosleep),
         (39, "getpid", getpid),
         (40, "sendfile", system::sendfile),
-        (60, "exit", exit),
+        (56, "clone", proc::clone),
+        (57, "fork", proc::fork),
+        (58, "vfork", proc::vfork),
+        (60, "exit", proc::exit),
         (61, "wait4", wait4),
         (62, "kill", kill),
         (63, "uname", uname),
@@ -174,16 +180,17 @@ pub static TABLE: Table = Table {
         (107, "geteuid", getuid),
         (108, "getegid", getgid),
         (110, "getppid", getppid),
+        (131, "sigaltstack", proc::sigaltstack),
         (157, "prctl", system::prctl),
         (186, "gettid", getpid),
         (200, "tkill", tkill),
         (202, "futex", events::futex),
         (213, "epoll_create", events::epoll_create),
         (217, "getdents64", getdents64),
-        (218, "set_tid_address", getpid),
+        (218, "set_tid_address", proc::set_tid_address),
         (228, "clock_gettime", clock_gettime),
         (230, "clock_nanosleep", clock_nanosleep),
-        (231, "exit_group", exit),
+        (231, "exit_group", proc::exit),
         (232, "epoll_wait", events::epoll_wait),
         (233, "epoll_ctl", events::epoll_ctl),
         (234, "tgkill", tgkill),
@@ -205,6 +212,7 @@ pub static TABLE: Table = Table {
         (293, "pipe2", pipe2),
         (302, "prlimit64", prlimit64),
         (318, "getrandom", getrandom),
+        (332, "statx", statx),
     ],
 };
 
@@ -354,22 +362,56 @@ pub(crate) fn do_stat(
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
+    let st = lookup_stat(ctx, dirfd, path, flags)?;
+    put_stat(ctx, &st, buf, arch)
+}
+
+/// The status an `*at` stat call describes: `path` relative to `dirfd`,
+/// or with `AT_EMPTY_PATH` and an empty path the descriptor itself.
+pub(crate) fn lookup_stat(
+    ctx: &mut Ctx<'_>,
+    dirfd: u64,
+    path: u64,
+    flags: u64,
+) -> Result<libos::vfs::node::Stat> {
     let path = ctx.cstr(path)?;
-    let st = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
         if dirfd as i64 == AT_FDCWD {
             let cwd = dir_of(ctx, dirfd)?;
-            ctx.sys.vfs.stat_node(cwd)?
+            ctx.sys.vfs.stat_node(cwd)
         } else {
-            file(ctx, dirfd)?.stat()?
+            file_stat(&*file(ctx, dirfd)?)
         }
     } else {
         let base = dir_of(ctx, dirfd)?;
         let cred = cred(ctx)?;
         ctx.sys
             .vfs
-            .stat(&cred, base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?
-    };
-    put_stat(ctx, &st, buf, arch)
+            .stat(&cred, base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
+    }
+}
+
+/// An open file's status; pipes and other anonymous files describe
+/// themselves by their kind alone.
+pub(crate) fn file_stat(f: &OpenFile) -> Result<libos::vfs::node::Stat> {
+    f.stat().or_else(|_| {
+        Ok(libos::vfs::node::Stat {
+            dev: 0,
+            ino: 0,
+            kind: f.kind(),
+            perm: 0o600,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            size: 0,
+            blksize: 4096,
+            blocks: 0,
+            atime: Default::default(),
+            mtime: Default::default(),
+            ctime: Default::default(),
+        })
+    })
 }
 
 fn stat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -396,27 +438,27 @@ fn fstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 }
 
 pub(crate) fn fstat_as(ctx: &mut Ctx<'_>, a: [u64; 6], arch: Arch) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let st = f.stat().or_else(|_| {
-        // Pipes and other anonymous files describe themselves as FIFOs.
-        Ok::<_, Errno>(libos::vfs::node::Stat {
-            dev: 0,
-            ino: 0,
-            kind: f.kind(),
-            perm: 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blksize: 4096,
-            blocks: 0,
-            atime: Default::default(),
-            mtime: Default::default(),
-            ctime: Default::default(),
-        })
-    })?;
+    let st = file_stat(&*file(ctx, a[0])?)?;
     put_stat(ctx, &st, a[1], arch)
+}
+
+/// `statx(dirfd, path, flags, mask, buf)`: the 256-byte `struct statx`
+/// with every basic field (`STATX_BASIC_STATS`); the libOS keeps no
+/// birth time, so `STATX_BTIME` is never in the returned mask.
+fn statx(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    const AT_NO_AUTOMOUNT: u64 = 0x800;
+    const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+    const STATX_RESERVED: u64 = 0x8000_0000;
+    let flags = a[2] & 0xffff_ffff;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || a[3] & STATX_RESERVED != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let st = lookup_stat(ctx, a[0], a[1], flags)?;
+    ctx.mem.write(a[4], &abi::statx_bytes(&st))?;
+    Ok(0)
 }
 
 fn lseek(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -647,13 +689,6 @@ fn getuid(ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
 
 fn getgid(ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
     ctx.sys.procs.with(ctx.pid, |p| u64::from(p.cred.gid))
-}
-
-fn exit(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    ctx.sys
-        .procs
-        .exit(ctx.pid, ExitStatus::Exited(a[0] as u8))
-        .map(|()| 0)
 }
 
 fn wait4(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {

@@ -18,6 +18,7 @@ pub mod abi;
 mod calls;
 pub mod events;
 mod mem;
+mod proc;
 mod system;
 
 use exo_personality::{Ctx, Table};

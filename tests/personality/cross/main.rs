@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use exo_cross::channel::QUEUE_DEPTH;
 use exo_cross::convert::{self, View};
 use exo_cross::{Body, Message, Rights, channel, recv, send};
 use exo_hosted::{Config, Machine};
@@ -48,7 +49,7 @@ struct Proc {
 
 /// Processes of several personalities on one libOS.
 struct Mixed {
-    _machine: Machine,
+    machine: Machine,
     sys: System,
 }
 
@@ -57,10 +58,7 @@ impl Mixed {
         let machine = Machine::new(Config::default());
         let env = Arc::new(machine.spawn("cross").expect("environment"));
         let sys = System::boot(env, Arc::new(Info), Options::default()).expect("libOS");
-        Self {
-            _machine: machine,
-            sys,
-        }
+        Self { machine, sys }
     }
 
     fn spawn(&self, personality: &'static str) -> Proc {
@@ -187,7 +185,10 @@ fn write_file(m: &Mixed, p: &mut Proc, path: &str, data: &[u8]) {
     let a = abi(p.personality);
     let fd = open(m, p, path, a.o_rdwr | a.o_creat);
     let d = p.put(data);
-    assert_eq!(m.call(p, a.write, &[fd, d, data.len() as u64]), Ok(data.len() as u64));
+    assert_eq!(
+        m.call(p, a.write, &[fd, d, data.len() as u64]),
+        Ok(data.len() as u64)
+    );
     m.call(p, a.close, &[fd]).expect("close");
 }
 
@@ -220,8 +221,14 @@ fn delegated_file_reads_through_the_receivers_abi() -> Result<(), String> {
         write_file(&m, &mut a, "/tmp/shared", b"cross data");
         let fd = open(&m, &mut a, "/tmp/shared", abi(from).o_rdonly);
         let (ca, cb) = channel(&m.sys, a.pid, b.pid).map_err(|e| format!("{e:?}"))?;
-        send(&m.sys, a.pid, ca, &message(&a, Body::Bytes(b"here".into())), &[(fd, Rights::READ)])
-            .map_err(|e| format!("send {from}->{to}: {e:?}"))?;
+        send(
+            &m.sys,
+            a.pid,
+            ca,
+            &message(&a, Body::Bytes(b"here".into())),
+            &[(fd, Rights::READ)],
+        )
+        .map_err(|e| format!("send {from}->{to}: {e:?}"))?;
         let got = recv(&m.sys, b.pid, cb, true)
             .map_err(|e| format!("{e:?}"))?
             .ok_or("closed")?;
@@ -250,9 +257,15 @@ fn rights_only_shrink() -> Result<(), String> {
     let got = recv(&m.sys, b.pid, cb, true).unwrap().unwrap();
     let d = b.put(b"x");
     let w = m.call(&mut b, 4, &[got.fds[0], d, 1]);
-    check!(w == Err(abi("freebsd").ebadf), "FreeBSD write on a read-only delegation: {w:?}");
+    check!(
+        w == Err(abi("freebsd").ebadf),
+        "FreeBSD write on a read-only delegation: {w:?}"
+    );
     let buf = b.buf(4);
-    check!(m.call(&mut b, 3, &[got.fds[0], buf, 4]) == Ok(4), "but it reads");
+    check!(
+        m.call(&mut b, 3, &[got.fds[0], buf, 4]) == Ok(4),
+        "but it reads"
+    );
     check!(
         got.message.capabilities[0].rights == Rights::READ,
         "the message records the right"
@@ -266,12 +279,25 @@ fn same_rights_share_the_offset() -> Result<(), String> {
     write_file(&m, &mut a, "/tmp/off", b"abcdef");
     let fd = open(&m, &mut a, "/tmp/off", 0);
     let (ca, cb) = channel(&m.sys, a.pid, b.pid).unwrap();
-    send(&m.sys, a.pid, ca, &message(&a, Body::Bytes(vec![])), &[(fd, Rights::READ)]).unwrap();
+    send(
+        &m.sys,
+        a.pid,
+        ca,
+        &message(&a, Body::Bytes(vec![])),
+        &[(fd, Rights::READ)],
+    )
+    .unwrap();
     let got = recv(&m.sys, b.pid, cb, true).unwrap().unwrap();
     let bb = b.buf(3);
-    check!(m.call(&mut b, 0, &[got.fds[0], bb, 3]) == Ok(3), "Linux reads 3");
+    check!(
+        m.call(&mut b, 0, &[got.fds[0], bb, 3]) == Ok(3),
+        "Linux reads 3"
+    );
     let ab = a.buf(8);
-    check!(m.call(&mut a, 3, &[fd, ab, 8]) == Ok(3), "illumos continues at 3");
+    check!(
+        m.call(&mut a, 3, &[fd, ab, 8]) == Ok(3),
+        "illumos continues at 3"
+    );
     check!(a.get(ab, 3) == b"def", "one open file description");
     Ok(())
 }
@@ -283,7 +309,12 @@ fn stat_is_converted_not_reinterpreted() -> Result<(), String> {
     let st = m
         .sys
         .vfs
-        .stat(&libos::vfs::Cred::root(), m.sys.vfs.root(), b"/tmp/st", true)
+        .stat(
+            &libos::vfs::Cred::root(),
+            m.sys.vfs.root(),
+            b"/tmp/st",
+            true,
+        )
         .unwrap();
     let (ca, cb) = channel(&m.sys, a.pid, b.pid).unwrap();
     send(&m.sys, a.pid, ca, &message(&a, Body::Stat(st)), &[]).unwrap();
@@ -304,7 +335,10 @@ fn stat_is_converted_not_reinterpreted() -> Result<(), String> {
     check!(u64_at(&linux, 48) == 1234, "Linux st_size");
     check!(u64_at(&freebsd, 112) == 1234, "FreeBSD st_size");
     check!(u64_at(&illumos, 40) == 1234, "illumos st_size");
-    check!(linux[..24] != illumos[..24], "different layouts, not a byte copy");
+    check!(
+        linux[..24] != illumos[..24],
+        "different layouts, not a byte copy"
+    );
     Ok(())
 }
 
@@ -316,13 +350,28 @@ fn errors_travel_by_name() -> Result<(), String> {
         send(&m.sys, a.pid, ca, &message(&a, Body::Error(e)), &[]).unwrap();
         let got = recv(&m.sys, b.pid, cb, true).unwrap().unwrap();
         check!(got.message.body == Body::Error(e), "{e:?} by name");
-        let n = |v: &str| i64::from_le_bytes(convert::present(view(v), &got.message.body)[..8].try_into().unwrap());
+        let n = |v: &str| {
+            i64::from_le_bytes(
+                convert::present(view(v), &got.message.body)[..8]
+                    .try_into()
+                    .unwrap(),
+            )
+        };
         check!(n("linux") == i64::from(e.linux()), "Linux number");
-        check!(n("freebsd") == i64::from(exo_freebsd::errno::errno(e)), "FreeBSD number");
-        check!(n("illumos") == i64::from(exo_illumos::abi::errno(e)), "illumos number");
+        check!(
+            n("freebsd") == i64::from(exo_freebsd::errno::errno(e)),
+            "FreeBSD number"
+        );
+        check!(
+            n("illumos") == i64::from(exo_illumos::abi::errno(e)),
+            "illumos number"
+        );
     }
     // EAGAIN: 11 on Linux and illumos, 35 on FreeBSD.
-    check!(exo_freebsd::errno::errno(Errno::EAGAIN) == 35, "FreeBSD EAGAIN");
+    check!(
+        exo_freebsd::errno::errno(Errno::EAGAIN) == 35,
+        "FreeBSD EAGAIN"
+    );
     Ok(())
 }
 
@@ -342,7 +391,14 @@ fn directory_entries_in_each_layout() -> Result<(), String> {
         },
     ];
     let (ca, cb) = channel(&m.sys, a.pid, b.pid).unwrap();
-    send(&m.sys, a.pid, ca, &message(&a, Body::Entries(entries.clone())), &[]).unwrap();
+    send(
+        &m.sys,
+        a.pid,
+        ca,
+        &message(&a, Body::Entries(entries.clone())),
+        &[],
+    )
+    .unwrap();
     let got = recv(&m.sys, b.pid, cb, true).unwrap().unwrap();
     check!(got.message.body == Body::Entries(entries), "entries intact");
     let linux = convert::present(view("linux"), &got.message.body);
@@ -351,7 +407,10 @@ fn directory_entries_in_each_layout() -> Result<(), String> {
     let freebsd = convert::present(view("freebsd"), &got.message.body);
     // FreeBSD 12 dirent: reclen u16 at 16, d_type at 18, d_namlen u16 at 20, name at 24.
     check!(freebsd[18] == 8, "FreeBSD d_type");
-    check!(u16::from_le_bytes([freebsd[20], freebsd[21]]) == 5, "FreeBSD d_namlen");
+    check!(
+        u16::from_le_bytes([freebsd[20], freebsd[21]]) == 5,
+        "FreeBSD d_namlen"
+    );
     check!(&freebsd[24..29] == b"alpha", "FreeBSD name");
     let illumos = convert::present(view("illumos"), &got.message.body);
     // illumos dirent: d_ino, d_off, d_reclen u16 at 16, name at 18 (no d_type).
@@ -363,20 +422,34 @@ fn pipe_ends_cross_both_ways() -> Result<(), String> {
     let m = Mixed::new();
     let (mut a, mut b) = (m.spawn("linux"), m.spawn("illumos"));
     let fds = a.buf(8);
-    m.call(&mut a, 293, &[fds, 0]).map_err(|e| format!("pipe2 {e}"))?;
+    m.call(&mut a, 293, &[fds, 0])
+        .map_err(|e| format!("pipe2 {e}"))?;
     let g = a.get(fds, 8);
     let (r, w) = (u64::from(g[0]), u64::from(g[4]));
     let (ca, cb) = channel(&m.sys, a.pid, b.pid).unwrap();
-    send(&m.sys, a.pid, ca, &message(&a, Body::Bytes(vec![])), &[(w, Rights::WRITE)]).unwrap();
+    send(
+        &m.sys,
+        a.pid,
+        ca,
+        &message(&a, Body::Bytes(vec![])),
+        &[(w, Rights::WRITE)],
+    )
+    .unwrap();
     m.call(&mut a, 3, &[w]).unwrap();
     let got = recv(&m.sys, b.pid, cb, true).unwrap().unwrap();
     let d = b.put(b"from illumos");
-    check!(m.call(&mut b, 4, &[got.fds[0], d, 12]) == Ok(12), "illumos writes");
+    check!(
+        m.call(&mut b, 4, &[got.fds[0], d, 12]) == Ok(12),
+        "illumos writes"
+    );
     let buf = a.buf(32);
     check!(m.call(&mut a, 0, &[r, buf, 32]) == Ok(12), "Linux reads");
     check!(a.get(buf, 12) == b"from illumos", "contents");
     m.call(&mut b, 6, &[got.fds[0]]).unwrap();
-    check!(m.call(&mut a, 0, &[r, buf, 32]) == Ok(0), "EOF once the delegated end closes");
+    check!(
+        m.call(&mut a, 0, &[r, buf, 32]) == Ok(0),
+        "EOF once the delegated end closes"
+    );
     Ok(())
 }
 
@@ -384,14 +457,24 @@ fn closing_an_end_ends_the_channel() -> Result<(), String> {
     let m = Mixed::new();
     let (mut a, b) = (m.spawn("freebsd"), m.spawn("illumos"));
     let (ca, cb) = channel(&m.sys, a.pid, b.pid).unwrap();
-    send(&m.sys, a.pid, ca, &message(&a, Body::Time(Timespec { sec: 5, nsec: 6 })), &[]).unwrap();
+    send(
+        &m.sys,
+        a.pid,
+        ca,
+        &message(&a, Body::Time(Timespec { sec: 5, nsec: 6 })),
+        &[],
+    )
+    .unwrap();
     m.call(&mut a, 6, &[ca]).map_err(|e| format!("close {e}"))?;
     let got = recv(&m.sys, b.pid, cb, true).unwrap();
     check!(
         got.map(|g| g.message.body) == Some(Body::Time(Timespec { sec: 5, nsec: 6 })),
         "queued message still delivered"
     );
-    check!(recv(&m.sys, b.pid, cb, true) == Ok(None), "then end of stream");
+    check!(
+        recv(&m.sys, b.pid, cb, true) == Ok(None),
+        "then end of stream"
+    );
     check!(
         send(&m.sys, b.pid, cb, &message(&b, Body::Bytes(vec![])), &[]) == Err(Errno::EPIPE),
         "EPIPE towards a closed end"
@@ -406,14 +489,24 @@ fn blocking_receive_wakes_on_send() -> Result<(), String> {
     let got = std::thread::scope(|s| {
         let waiter = s.spawn(|| recv(&m.sys, b.pid, cb, false));
         std::thread::sleep(std::time::Duration::from_millis(20));
-        send(&m.sys, a.pid, ca, &message(&a, Body::Bytes(b"wake".to_vec())), &[]).unwrap();
+        send(
+            &m.sys,
+            a.pid,
+            ca,
+            &message(&a, Body::Bytes(b"wake".to_vec())),
+            &[],
+        )
+        .unwrap();
         waiter.join().unwrap()
     });
     check!(
         got.map(|g| g.map(|g| g.message.body)) == Ok(Some(Body::Bytes(b"wake".to_vec()))),
         "woken with the message"
     );
-    check!(recv(&m.sys, b.pid, cb, true) == Err(Errno::EAGAIN), "then empty");
+    check!(
+        recv(&m.sys, b.pid, cb, true) == Err(Errno::EAGAIN),
+        "then empty"
+    );
     Ok(())
 }
 
@@ -424,10 +517,18 @@ fn sender_identity_matches_proc() -> Result<(), String> {
     send(&m.sys, a.pid, ca, &message(&a, Body::Bytes(vec![1])), &[]).unwrap();
     let got = recv(&m.sys, b.pid, cb, true).unwrap().unwrap();
     let shown = m.sys.procs.get(a.pid).unwrap().personality;
-    check!(got.message.personality == shown, "{} vs /proc {shown}", got.message.personality);
+    check!(
+        got.message.personality == shown,
+        "{} vs /proc {shown}",
+        got.message.personality
+    );
     check!(got.message.pid == a.pid, "pid");
     // The channel ends are sockets in both processes.
-    let kind = m.sys.procs.with(b.pid, |p| p.fds.file(cb as i64).map(|f| f.kind())).unwrap();
+    let kind = m
+        .sys
+        .procs
+        .with(b.pid, |p| p.fds.file(cb as i64).map(|f| f.kind()))
+        .unwrap();
     check!(kind == Ok(FileType::Socket), "socket-type descriptor");
     Ok(())
 }
@@ -437,19 +538,338 @@ fn channels_refuse_misuse() -> Result<(), String> {
     let (mut a, b) = (m.spawn("linux"), m.spawn("illumos"));
     let (ca, _cb) = channel(&m.sys, a.pid, b.pid).unwrap();
     let msg = message(&a, Body::Bytes(vec![]));
-    check!(send(&m.sys, a.pid, 99, &msg, &[]) == Err(Errno::EBADF), "bad descriptor");
+    check!(
+        send(&m.sys, a.pid, 99, &msg, &[]) == Err(Errno::EBADF),
+        "bad descriptor"
+    );
     write_file(&m, &mut a, "/tmp/f", b"x");
     let f = open(&m, &mut a, "/tmp/f", 0);
-    check!(send(&m.sys, a.pid, f, &msg, &[]) == Err(Errno::EINVAL), "not a channel");
-    check!(send(&m.sys, a.pid, ca, &msg, &[(77, Rights::READ)]) == Err(Errno::EBADF), "bad delegation");
+    check!(
+        send(&m.sys, a.pid, f, &msg, &[]) == Err(Errno::EINVAL),
+        "not a channel"
+    );
+    check!(
+        send(&m.sys, a.pid, ca, &msg, &[(77, Rights::READ)]) == Err(Errno::EBADF),
+        "bad delegation"
+    );
     let many: Vec<_> = (0..17).map(|_| (f, Rights::READ)).collect();
-    check!(send(&m.sys, a.pid, ca, &msg, &many) == Err(Errno::EINVAL), "too many");
+    check!(
+        send(&m.sys, a.pid, ca, &msg, &many) == Err(Errno::EINVAL),
+        "too many"
+    );
     let buf = a.buf(8);
-    check!(m.call(&mut a, 0, &[ca, buf, 8]) == Err(22), "read(2) on a channel is EINVAL");
-    for _ in 0..exo_cross::channel::QUEUE_DEPTH {
+    check!(
+        m.call(&mut a, 0, &[ca, buf, 8]) == Err(22),
+        "read(2) on a channel is EINVAL"
+    );
+    for _ in 0..QUEUE_DEPTH {
         send(&m.sys, a.pid, ca, &msg, &[]).unwrap();
     }
-    check!(send(&m.sys, a.pid, ca, &msg, &[]) == Err(Errno::EAGAIN), "queue full");
+    check!(
+        send(&m.sys, a.pid, ca, &msg, &[]) == Err(Errno::EAGAIN),
+        "queue full"
+    );
+    Ok(())
+}
+
+// ------------------------------------------------- doors across personalities
+
+/// illumos `door` (201) and its subcodes (`sys/door.h`).
+const DOOR: u64 = 201;
+const DOOR_CREATE: u64 = 0;
+const DOOR_REVOKE: u64 = 1;
+const DOOR_RETURN: u64 = 10;
+const DOOR_DESCRIPTOR: u32 = 0x10000;
+const DOOR_PROC: u64 = 0x40_2000;
+const DOOR_COOKIE: u64 = 0xd00c_0001;
+const DOOR_STACK: u64 = 4096;
+
+/// An illumos door server and a Linux client, each bound to an exo
+/// environment, with the door delegated to the Linux process over a
+/// channel (a Cap'n Proto message carrying the door descriptor).
+struct DoorPair {
+    m: Mixed,
+    server: Proc,
+    client: Proc,
+    server_env: Arc<exo_hosted::HostedEnv>,
+    client_env: Arc<exo_hosted::HostedEnv>,
+    /// The door as a descriptor in the server (illumos numbering).
+    server_fd: u64,
+    /// The door as a descriptor in the Linux client.
+    client_fd: u64,
+}
+
+fn door_pair() -> Result<DoorPair, String> {
+    let m = Mixed::new();
+    let (mut server, client) = (m.spawn("illumos"), m.spawn("linux"));
+    let server_env = Arc::new(
+        m.machine
+            .spawn("door-server")
+            .map_err(|e| format!("{e:?}"))?,
+    );
+    let client_env = Arc::new(
+        m.machine
+            .spawn("linux-client")
+            .map_err(|e| format!("{e:?}"))?,
+    );
+    exo_illumos::attach(&m.sys, server.pid, server_env.clone());
+    exo_illumos::attach(&m.sys, client.pid, client_env.clone());
+    let server_fd = m
+        .call(
+            &mut server,
+            DOOR,
+            &[DOOR_PROC, DOOR_COOKIE, 0, 0, 0, DOOR_CREATE],
+        )
+        .map_err(|e| format!("door_create: {e}"))?;
+    let (cs, cl) = channel(&m.sys, server.pid, client.pid).map_err(|e| format!("{e:?}"))?;
+    send(
+        &m.sys,
+        server.pid,
+        cs,
+        &message(&server, Body::Bytes(b"door".to_vec())),
+        &[(server_fd, Rights::READ)],
+    )
+    .map_err(|e| format!("send door: {e:?}"))?;
+    let got = recv(&m.sys, client.pid, cl, true)
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or("closed")?;
+    check!(got.fds.len() == 1, "the door arrives as one descriptor");
+    Ok(DoorPair {
+        m,
+        server,
+        client,
+        server_env,
+        client_env,
+        server_fd,
+        client_fd: got.fds[0],
+    })
+}
+
+/// One invocation as the illumos server reads it from `struct
+/// door_results` at its stack base.
+struct Invocation {
+    cookie: u64,
+    data: Vec<u8>,
+    descs: Vec<(u32, i32)>,
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+/// `door_return` through the illumos ABI: answers with `result` and
+/// `descs` (illumos descriptors), then waits for the next invocation.
+fn door_return(
+    m: &Mixed,
+    server: &mut Proc,
+    result: &[u8],
+    descs: &[i32],
+    stack: u64,
+) -> Result<Invocation, i64> {
+    let data = server.put(result);
+    let drd = if descs.is_empty() {
+        0
+    } else {
+        let mut dd = Vec::new();
+        for &fd in descs {
+            let mut d = [0u8; 24];
+            d[0..4].copy_from_slice(&DOOR_DESCRIPTOR.to_le_bytes());
+            d[4..8].copy_from_slice(&fd.to_le_bytes());
+            dd.extend_from_slice(&d);
+        }
+        let dp = server.put(&dd);
+        let mut r = [0u8; 16];
+        r[0..8].copy_from_slice(&dp.to_le_bytes());
+        r[8..12].copy_from_slice(&(descs.len() as u32).to_le_bytes());
+        server.put(&r)
+    };
+    let at = m.call(
+        server,
+        DOOR,
+        &[
+            data,
+            result.len() as u64,
+            drd,
+            stack,
+            DOOR_STACK,
+            DOOR_RETURN,
+        ],
+    )?;
+    let head = server.get(at, 48);
+    let (dp, n) = (le_u64(&head[8..]), le_u64(&head[16..]) as usize);
+    let (descp, nd) = (le_u64(&head[24..]), le_u64(&head[32..]) as usize);
+    let mut descs = Vec::new();
+    for i in 0..nd {
+        let d = server.get(descp + i as u64 * 24, 8);
+        descs.push((
+            u32::from_le_bytes(d[0..4].try_into().expect("4")),
+            i32::from_le_bytes(d[4..8].try_into().expect("4")),
+        ));
+    }
+    Ok(Invocation {
+        cookie: le_u64(&head),
+        data: server.get(dp, n),
+        descs,
+    })
+}
+
+/// The door behind a descriptor of `p`.
+fn door_behind(m: &Mixed, p: &Proc, fd: u64) -> Result<Arc<exo_illumos::door::Door>, String> {
+    let file = m
+        .sys
+        .procs
+        .with(p.pid, |q| q.fds.file(fd as i64))
+        .map_err(|e| format!("{e:?}"))?
+        .map_err(|e| format!("{e:?}"))?;
+    exo_illumos::door::door_of(&file).ok_or_else(|| "not a door".to_string())
+}
+
+fn linux_hands_a_file_to_an_illumos_door() -> Result<(), String> {
+    let DoorPair {
+        m,
+        mut server,
+        mut client,
+        server_env,
+        client_env,
+        client_fd,
+        ..
+    } = door_pair()?;
+    write_file(&m, &mut client, "/tmp/for-the-door", b"linux wrote this");
+    let file_fd = open(&m, &mut client, "/tmp/for-the-door", 0);
+    let file = m
+        .sys
+        .procs
+        .with(client.pid, |q| q.fds.file(file_fd as i64))
+        .map_err(|e| format!("{e:?}"))?
+        .map_err(|e| format!("{e:?}"))?;
+    let door = door_behind(&m, &client, client_fd)?;
+    let stack = server.buf(DOOR_STACK as usize);
+    let outcome = std::thread::scope(|s| {
+        let srv = s.spawn(|| -> Result<(), String> {
+            let inv = door_return(&m, &mut server, &[], &[], stack)
+                .map_err(|e| format!("door_return: {e}"))?;
+            check!(inv.cookie == DOOR_COOKIE, "the door's cookie");
+            check!(inv.data == b"read it", "arguments: {:?}", inv.data);
+            check!(
+                inv.descs.len() == 1 && inv.descs[0].0 & DOOR_DESCRIPTOR != 0,
+                "one passed descriptor: {:?}",
+                inv.descs
+            );
+            // The Linux file is now an illumos descriptor: read(2) = 3.
+            let fd = inv.descs[0].1 as u64;
+            let buf = server.buf(64);
+            let n = m.call(&mut server, 3, &[fd, buf, 64]);
+            check!(n == Ok(16), "illumos read of the Linux file: {n:?}");
+            let reply = server.get(buf, 16).to_ascii_uppercase();
+            let next = door_return(&m, &mut server, &reply, &[], stack);
+            check!(matches!(next, Err(4)), "interrupted: illumos EINTR 4");
+            Ok(())
+        });
+        let r = exo_illumos::door::call(
+            &m.sys,
+            client.pid,
+            &door,
+            exo_illumos::door::Payload {
+                data: b"read it".to_vec(),
+                files: vec![Arc::clone(&file)],
+            },
+        );
+        let _ = exo_illumos::door::interrupt(&*client_env, server_env.id());
+        srv.join().map_err(|_| "server panicked".to_string())??;
+        let reply = r.map_err(|e| format!("door call: {e:?}"))?;
+        check!(
+            reply.data == b"LINUX WROTE THIS",
+            "results: {:?}",
+            reply.data
+        );
+        check!(reply.files.is_empty(), "no descriptors back");
+        Ok::<(), String>(())
+    });
+    outcome?;
+    // Descriptor passing shares the open file description: the server's
+    // read moved the Linux descriptor's offset to the end.
+    let buf = client.buf(8);
+    check!(
+        m.call(&mut client, 0, &[file_fd, buf, 8]) == Ok(0),
+        "shared offset at EOF"
+    );
+    Ok(())
+}
+
+fn illumos_door_returns_a_descriptor_to_linux() -> Result<(), String> {
+    let DoorPair {
+        m,
+        mut server,
+        mut client,
+        server_env,
+        client_env,
+        client_fd,
+        ..
+    } = door_pair()?;
+    write_file(&m, &mut server, "/tmp/from-illumos", b"served by a door");
+    let door = door_behind(&m, &client, client_fd)?;
+    let stack = server.buf(DOOR_STACK as usize);
+    std::thread::scope(|s| {
+        let srv = s.spawn(|| -> Result<(), String> {
+            door_return(&m, &mut server, &[], &[], stack).map_err(|e| format!("{e}"))?;
+            let p = server.cstr("/tmp/from-illumos");
+            let fd = m
+                .call(&mut server, 5, &[p, 0])
+                .map_err(|e| format!("open {e}"))?;
+            let next = door_return(&m, &mut server, b"ok", &[fd as i32], stack);
+            check!(matches!(next, Err(4)), "interrupted: EINTR");
+            Ok(())
+        });
+        let r = exo_illumos::door::call(&m.sys, client.pid, &door, Default::default());
+        let _ = exo_illumos::door::interrupt(&*client_env, server_env.id());
+        srv.join().map_err(|_| "server panicked".to_string())??;
+        let reply = r.map_err(|e| format!("door call: {e:?}"))?;
+        check!(
+            reply.data == b"ok" && reply.files.len() == 1,
+            "one descriptor back"
+        );
+        // Installed in the Linux process, it reads through Linux read(2).
+        let fd = m
+            .sys
+            .procs
+            .with(client.pid, |q| {
+                q.fds.insert(Arc::clone(&reply.files[0]), false)
+            })
+            .map_err(|e| format!("{e:?}"))?
+            .map_err(|e| format!("{e:?}"))? as u64;
+        let buf = client.buf(32);
+        let n = m.call(&mut client, 0, &[fd, buf, 32]);
+        check!(n == Ok(16), "Linux read: {n:?}");
+        check!(client.get(buf, 16) == b"served by a door", "contents");
+        Ok::<(), String>(())
+    })
+}
+
+fn revoked_door_fails_the_linux_caller() -> Result<(), String> {
+    let DoorPair {
+        m,
+        mut server,
+        client,
+        server_fd,
+        client_fd,
+        ..
+    } = door_pair()?;
+    let door = door_behind(&m, &client, client_fd)?;
+    check!(
+        m.call(&mut server, DOOR, &[server_fd, 0, 0, 0, 0, DOOR_REVOKE]) == Ok(0),
+        "door_revoke by the server"
+    );
+    check!(door.revoked(), "the delegated door is the same door");
+    let r = exo_illumos::door::call(&m.sys, client.pid, &door, Default::default());
+    check!(
+        r.as_ref().err() == Some(&Errno::EBADF),
+        "call on a revoked door: {r:?}"
+    );
+    // In the Linux process's convention: -EBADF (9).
+    check!(
+        exo_linux::result(r.map(|_| 0)) == -9,
+        "-EBADF for the Linux caller"
+    );
     Ok(())
 }
 
@@ -461,14 +881,38 @@ fn main() {
         ),
         ("rights_only_shrink", rights_only_shrink),
         ("same_rights_share_the_offset", same_rights_share_the_offset),
-        ("stat_is_converted_not_reinterpreted", stat_is_converted_not_reinterpreted),
+        (
+            "stat_is_converted_not_reinterpreted",
+            stat_is_converted_not_reinterpreted,
+        ),
         ("errors_travel_by_name", errors_travel_by_name),
-        ("directory_entries_in_each_layout", directory_entries_in_each_layout),
+        (
+            "directory_entries_in_each_layout",
+            directory_entries_in_each_layout,
+        ),
         ("pipe_ends_cross_both_ways", pipe_ends_cross_both_ways),
-        ("closing_an_end_ends_the_channel", closing_an_end_ends_the_channel),
-        ("blocking_receive_wakes_on_send", blocking_receive_wakes_on_send),
+        (
+            "closing_an_end_ends_the_channel",
+            closing_an_end_ends_the_channel,
+        ),
+        (
+            "blocking_receive_wakes_on_send",
+            blocking_receive_wakes_on_send,
+        ),
         ("sender_identity_matches_proc", sender_identity_matches_proc),
         ("channels_refuse_misuse", channels_refuse_misuse),
+        (
+            "linux_hands_a_file_to_an_illumos_door",
+            linux_hands_a_file_to_an_illumos_door,
+        ),
+        (
+            "illumos_door_returns_a_descriptor_to_linux",
+            illumos_door_returns_a_descriptor_to_linux,
+        ),
+        (
+            "revoked_door_fails_the_linux_caller",
+            revoked_door_fails_the_linux_caller,
+        ),
     ];
     run("cross", cases);
 }

@@ -5,6 +5,7 @@ use exo_personality_tests::{Case, World, check, run};
 
 mod aarch64;
 mod memory_events;
+mod process;
 
 // Linux x86_64 numbers.
 const READ: u64 = 0;
@@ -726,6 +727,20 @@ fn main() {
             "linkat_symlinkat_fchmodat",
             aarch64::linkat_symlinkat_fchmodat,
         ),
+        (
+            "fork_and_vfork_make_children",
+            process::fork_and_vfork_make_children,
+        ),
+        ("clone_flag_sets", process::clone_flag_sets),
+        (
+            "exit_clears_and_wakes_the_tid_address",
+            process::exit_clears_and_wakes_the_tid_address,
+        ),
+        (
+            "sigaltstack_set_and_query",
+            process::sigaltstack_set_and_query,
+        ),
+        ("statx_layout", process::statx_layout),
     ];
     run("linux", cases);
 }
