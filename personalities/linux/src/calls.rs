@@ -216,13 +216,25 @@ pub static TABLE: Table = Table {
     ],
 };
 
+/// A descriptor argument: Linux declares them `int` (or `unsigned int`),
+/// so only the low 32 bits count — a C caller passing an `int` through
+/// `syscall(2)`'s varargs leaves the upper half undefined.
+pub(crate) const fn fd_arg(fd: u64) -> i64 {
+    fd as u32 as i32 as i64
+}
+
+/// Whether a directory-descriptor argument is `AT_FDCWD`.
+pub(crate) const fn is_cwd(dirfd: u64) -> bool {
+    fd_arg(dirfd) == AT_FDCWD
+}
+
 pub(crate) fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
-    ctx.sys.procs.with(ctx.pid, |p| p.fds.file(fd as i64))?
+    ctx.sys.procs.with(ctx.pid, |p| p.fds.file(fd_arg(fd)))?
 }
 
 /// The directory an `*at` call is relative to.
 fn dir_of(ctx: &Ctx<'_>, dirfd: u64) -> Result<Node> {
-    if dirfd as i64 == AT_FDCWD {
+    if is_cwd(dirfd) {
         return ctx.sys.procs.with(ctx.pid, |p| p.cwd);
     }
     let f = file(ctx, dirfd)?;
@@ -330,7 +342,7 @@ fn openat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 fn close(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     ctx.sys
         .procs
-        .with(ctx.pid, |p| p.fds.close(a[0] as i64))?
+        .with(ctx.pid, |p| p.fds.close(fd_arg(a[0])))?
         .map(|()| 0)
 }
 
@@ -376,7 +388,7 @@ pub(crate) fn lookup_stat(
 ) -> Result<libos::vfs::node::Stat> {
     let path = ctx.cstr(path)?;
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        if dirfd as i64 == AT_FDCWD {
+        if is_cwd(dirfd) {
             let cwd = dir_of(ctx, dirfd)?;
             ctx.sys.vfs.stat_node(cwd)
         } else {
@@ -547,7 +559,7 @@ fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn renameat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (from, to) = (path_arg(ctx, a[1])?, path_arg(ctx, a[3])?);
-    if a[0] != a[2] && (a[0] as i64 != AT_FDCWD || a[2] as i64 != AT_FDCWD) {
+    if a[0] != a[2] && (!is_cwd(a[0]) || !is_cwd(a[2])) {
         // Different bases: resolve both against the caller's view.
         let (fb, tb) = (dir_of(ctx, a[0])?, dir_of(ctx, a[2])?);
         let c = cred(ctx)?;
@@ -892,14 +904,14 @@ fn sched_yield(_ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
 fn dup(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     ctx.sys
         .procs
-        .with(ctx.pid, |p| p.fds.dup(a[0] as i64))?
+        .with(ctx.pid, |p| p.fds.dup(fd_arg(a[0])))?
         .map(|fd| fd as u64)
 }
 
 fn dup2(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     ctx.sys
         .procs
-        .with(ctx.pid, |p| p.fds.dup2(a[0] as i64, a[1] as i64, false))?
+        .with(ctx.pid, |p| p.fds.dup2(fd_arg(a[0]), fd_arg(a[1]), false))?
         .map(|fd| fd as u64)
 }
 
@@ -911,7 +923,7 @@ fn dup3(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         .procs
         .with(ctx.pid, |p| {
             p.fds
-                .dup2(a[0] as i64, a[1] as i64, a[2] & abi::o::CLOEXEC != 0)
+                .dup2(fd_arg(a[0]), fd_arg(a[1]), a[2] & abi::o::CLOEXEC != 0)
         })?
         .map(|fd| fd as u64)
 }
@@ -923,7 +935,7 @@ fn fcntl(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     const F_GETFL: u64 = 3;
     const F_SETFL: u64 = 4;
     const F_DUPFD_CLOEXEC: u64 = 1030;
-    let fd = a[0] as i64;
+    let fd = fd_arg(a[0]);
     match a[1] {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let f = file(ctx, a[0])?;

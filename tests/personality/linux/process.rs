@@ -324,6 +324,12 @@ pub fn statx_layout() -> Result<(), String> {
     );
     check!(w.get(buf + 80, 16) == [0; 16], "no birth time");
     check!(w.get(buf + 144, 112) == [0; 112], "spare bytes zeroed");
+    // Descriptor arguments are C ints: an AT_FDCWD passed through
+    // syscall(2)'s varargs arrives with a zero upper half.
+    check!(
+        sys(&mut w, STATX, &[AT_FDCWD & 0xffff_ffff, p, 0, 0x7ff, buf]) == 0,
+        "32-bit AT_FDCWD"
+    );
     // AT_EMPTY_PATH on a descriptor; errors.
     let fd = sys(&mut w, OPEN, &[p, O_RDONLY]) as u64;
     let empty = w.cstr("");
@@ -332,6 +338,14 @@ pub fn statx_layout() -> Result<(), String> {
         "AT_EMPTY_PATH"
     );
     check!(u64_at(&w, buf, 40) == 13, "size through the descriptor");
+    check!(
+        sys(
+            &mut w,
+            STATX,
+            &[fd | 0xdead_beef << 32, empty, 0x1000, 0x7ff, buf]
+        ) == 0,
+        "only the low 32 bits of a descriptor count"
+    );
     let missing = w.cstr("/tmp/none");
     check!(
         sys(&mut w, STATX, &[AT_FDCWD, missing, 0, 0x7ff, buf]) == ENOENT,

@@ -1,13 +1,112 @@
 /* A static Linux program (musl): built by tests/user/build.rs and run on
    exo by `linuxrun` through the Linux personality. It allocates through
    musl's malloc (brk and mmap), so the personality's memory calls run on
-   the exokernel's frames and mappings. */
+   the exokernel's frames and mappings; then it checks files, pipes,
+   epoll, eventfd, signals, time, futexes and /proc through the
+   personality on the real kernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+
+/* Checks of the personality on the real kernel: each prints one line and
+   counts; the scenario expects the summary "linux checks: N passed, 0
+   failed". */
+static int passed, failed;
+
+static void check(int ok, const char *what) {
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        printf("check failed: %s (errno %d)\n", what, errno);
+    }
+}
+
+static void personality_checks(void) {
+    /* Files on the libOS tmpfs: create, write, stat, statx, read back. */
+    int fd = open("/tmp/linux-check", O_RDWR | O_CREAT | O_TRUNC, 0640);
+    check(fd >= 0, "open O_CREAT");
+    check(write(fd, "exo linux", 9) == 9, "write");
+    struct stat st;
+    check(fstat(fd, &st) == 0 && st.st_size == 9 && S_ISREG(st.st_mode), "fstat");
+    /* statx (332) by hand: musl 1.2.3 has neither the wrapper nor the
+       struct, so read the documented offsets. */
+    unsigned char sx[256];
+    memset(sx, 0xee, sizeof sx);
+    long r = syscall(332, AT_FDCWD, "/tmp/linux-check", 0, 0x7ff, sx);
+    uint64_t sx_size, sx_ino;
+    uint16_t sx_mode;
+    memcpy(&sx_size, sx + 40, 8);
+    memcpy(&sx_ino, sx + 32, 8);
+    memcpy(&sx_mode, sx + 28, 2);
+    check(r == 0 && sx_size == 9 && (sx_mode & 0777) == 0640 && sx_ino == st.st_ino, "statx");
+    char buf[16] = {0};
+    check(lseek(fd, 0, SEEK_SET) == 0 && read(fd, buf, sizeof buf) == 9 && memcmp(buf, "exo linux", 9) == 0,
+          "lseek and read");
+    close(fd);
+    check(open("/tmp/none", O_RDONLY) < 0 && errno == ENOENT, "ENOENT");
+
+    /* A pipe watched by epoll, an eventfd. */
+    int p[2];
+    check(pipe2(p, O_CLOEXEC) == 0, "pipe2");
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 77};
+    check(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0, "epoll_ctl");
+    struct epoll_event out;
+    check(epoll_wait(ep, &out, 1, 0) == 0, "epoll: nothing yet");
+    check(write(p[1], "x", 1) == 1, "pipe write");
+    check(epoll_wait(ep, &out, 1, 0) == 1 && out.data.u64 == 77 && (out.events & EPOLLIN), "epoll: readable");
+    int efd = eventfd(3, 0);
+    uint64_t v = 0;
+    check(efd >= 0 && read(efd, &v, 8) == 8 && v == 3, "eventfd");
+
+    /* Signals: an alternate stack, a blocked signal stays pending. */
+    static char alt[16384];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0}, old;
+    check(sigaltstack(&ss, 0) == 0 && sigaltstack(0, &old) == 0 && old.ss_sp == alt && old.ss_size == sizeof alt,
+          "sigaltstack");
+    sigset_t set, now;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    check(sigprocmask(SIG_BLOCK, &set, 0) == 0 && sigprocmask(SIG_BLOCK, 0, &now) == 0 &&
+              sigismember(&now, SIGUSR1) && kill(getpid(), SIGUSR1) == 0,
+          "block, then raise a blocked signal");
+
+    /* Time, randomness, futex without waiters, the process's /proc. */
+    struct timespec t1, t2;
+    check(clock_gettime(CLOCK_MONOTONIC, &t1) == 0 && clock_gettime(CLOCK_MONOTONIC, &t2) == 0 &&
+              (t2.tv_sec > t1.tv_sec || (t2.tv_sec == t1.tv_sec && t2.tv_nsec >= t1.tv_nsec)),
+          "clock_gettime monotonic");
+    unsigned char rnd[16] = {0}, zero[16] = {0};
+    check(getrandom(rnd, sizeof rnd, 0) == sizeof rnd && memcmp(rnd, zero, 16) != 0, "getrandom");
+    int word = 0;
+    /* FUTEX_WAKE | FUTEX_PRIVATE_FLAG, FUTEX_WAIT | FUTEX_PRIVATE_FLAG. */
+    check(syscall(SYS_futex, &word, 1 | 128, 1, 0, 0, 0) == 0, "futex wake");
+    check(syscall(SYS_futex, &word, 0 | 128, 1, 0, 0, 0) == -1 && errno == EAGAIN,
+          "futex wait on a changed value");
+    char path[64], comm[32] = {0}, pers[32] = {0};
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)getpid());
+    int cf = open(path, O_RDONLY);
+    check(cf >= 0 && read(cf, comm, sizeof comm - 1) > 0 && strncmp(comm, "hello", 5) == 0, "/proc/<pid>/comm");
+    snprintf(path, sizeof path, "/proc/%d/personality", (int)getpid());
+    int pf = open(path, O_RDONLY);
+    check(pf >= 0 && read(pf, pers, sizeof pers - 1) > 0 && strncmp(pers, "linux", 5) == 0,
+          "/proc/<pid>/personality");
+    printf("linux checks: %d passed, %d failed\n", passed, failed);
+}
 
 int main(int argc, char **argv) {
     struct utsname u;
@@ -49,5 +148,6 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("malloc ok: checksum %lu\n", sum);
-    return 7;
+    personality_checks();
+    return failed ? 1 : 7;
 }
