@@ -346,3 +346,126 @@ proptest! {
         }
     }
 }
+
+/// The inline paths for stack, context and packet accesses against the
+/// interpreter at every width and at offsets around each region's ends
+/// (just inside, straddling, just outside, far outside), for loads,
+/// sign-extending loads and stores, on writable and read-only contexts;
+/// unverified, so the out-of-bounds cases reach run time.
+#[test]
+fn inline_accesses_match_at_region_edges() {
+    const CTX: usize = 24;
+    let widths = [(B, 1i16), (H, 2), (W, 4), (DW, 8)];
+    let helpers = Helpers::with_maps();
+    let maps = MapSet::new();
+    let (mut cases, mut faults) = (0, 0);
+    for writable in [false, true] {
+        let layout = ContextLayout {
+            size: CTX as u32,
+            writable,
+            packet: None,
+        };
+        let config = config(&helpers, &maps, layout);
+        for &(size, n) in &widths {
+            // (base register, offsets): r10 is the stack top, r1 the
+            // context.
+            let stack: Vec<i16> = vec![-600, -513, -512, -511, -256, -n - 1, -n, -n + 1, -1, 0, 8];
+            let ctx: Vec<i16> = vec![
+                -8,
+                -1,
+                0,
+                1,
+                CTX as i16 - n - 1,
+                CTX as i16 - n,
+                CTX as i16 - n + 1,
+                CTX as i16,
+                400,
+            ];
+            for (base, offsets) in [(10u8, stack), (1u8, ctx)] {
+                for off in offsets {
+                    let programs = [
+                        // Store an immediate, load it back (zero-extended).
+                        prog(&[
+                            mov64(0, 0),
+                            st(size, base, off, -0x1234_5678),
+                            ldx(size, 0, base, off),
+                            exit(),
+                        ]),
+                        // Store a register, load it back sign-extended.
+                        prog(&[
+                            lddw(3, 0x8081_8283_8485_8687),
+                            stx(size, base, 3, off),
+                            ldxsx(if size == DW { W } else { size }, 0, base, off),
+                            exit(),
+                        ]),
+                        // A load of what the caller put there.
+                        prog(&[ldx(size, 0, base, off), exit()]),
+                    ];
+                    for code in &programs {
+                        let Ok(program) = Program::load_unverified(code, &config) else {
+                            continue;
+                        };
+                        let jit = JitProgram::compile_host(&program).expect("compiles");
+                        let start: Vec<u8> = (0..CTX as u8).map(|i| i.wrapping_mul(37)).collect();
+                        let (mut c1, mut c2) = (start.clone(), start);
+                        let a = Vm::new().run(&program, Input::context(&mut c1));
+                        let b = Vm::new().run_jit(&jit, Input::context(&mut c2));
+                        assert_eq!(a, b, "base r{base} off {off} width {n} writable {writable}");
+                        assert_eq!(c1, c2, "context after: r{base} off {off} width {n}");
+                        cases += 1;
+                        faults += usize::from(a.is_err());
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 150, "{cases} cases ran");
+    assert!(
+        faults > 50 && faults < cases - 50,
+        "{faults} of {cases} faulted: both paths ran"
+    );
+}
+
+/// `r10`-relative accesses after `r10` moved (possible only unverified)
+/// and in a callee's frame take the right frame, inline or not.
+#[test]
+fn frame_accesses_follow_r10() {
+    let helpers = Helpers::with_maps();
+    let maps = MapSet::new();
+    let config = config(&helpers, &maps, ContextLayout::default());
+    let programs = [
+        // r10 moved down 8: the same slot is r10-8 before, r10+0 after.
+        prog(&[
+            st(DW, 10, -16, 7),
+            alu64_imm(ADD, 10, -8),
+            ldx(DW, 0, 10, -8),
+            exit(),
+        ]),
+        // r10 moved up a whole frame: frame 1's bytes, zero (never written).
+        prog(&[
+            st(DW, 10, -8, 9),
+            lddw(10, 0x2_0000_0200),
+            ldx(DW, 0, 10, -8),
+            exit(),
+        ]),
+        // A callee writes its frame; the caller's slot is untouched, and
+        // the callee's result comes back.
+        prog(&[
+            st(DW, 10, -8, 11),
+            call_local(3),
+            ldx(DW, 1, 10, -8),
+            alu64_reg(ADD, 0, 1),
+            exit(),
+            st(DW, 10, -8, 100),
+            ldx(DW, 0, 10, -8),
+            exit(),
+        ]),
+    ];
+    let expected = [Ok(7), Ok(0), Ok(111)];
+    for (code, want) in programs.iter().zip(expected) {
+        let program = Program::load_unverified(code, &config).expect("decodes");
+        let (a, b) = both(&program, 10_000);
+        assert_eq!(a, b, "engines agree");
+        assert_eq!(a, want, "expected result");
+    }
+}

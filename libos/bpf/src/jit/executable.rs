@@ -141,9 +141,12 @@ pub(crate) fn enter(code: &dyn ExecutableCode, env: &mut Env<'_, '_, '_>) -> u64
     }
     // The generated code reaches `env` only through this pointer: it
     // spills registers into it and passes it to the callouts in
-    // `runtime`, which take it as `&mut Env` one at a time. It touches no
-    // other memory than its own host stack; every program load and store
-    // is a callout that goes through `Memory`'s bounds checks. The
+    // `runtime`, which take it as `&mut Env` one at a time. Besides its own
+    // host stack it touches only the run's stack, context and packet
+    // slices, through the addresses and lengths `Env::new` took from the
+    // `Memory` that `env` borrows exclusively for the run, after bounds
+    // checks equal to `Memory`'s (x86_64 only); every other program load
+    // and store is a callout through `Memory`'s accessors. The
     // instruction budget bounds its running time, and a failure anywhere
     // (including inside nested BPF-to-BPF calls) returns through the
     // epilogue with the stack pointer reset from `env`.

@@ -11,15 +11,19 @@
 //!
 //! # Memory safety
 //!
-//! Generated code never dereferences a program address. Every load,
-//! store and atomic is a call into module `runtime`, which performs it through
-//! the same bounds-checked [`Memory`](crate::Memory) accessors the
-//! interpreter uses: stack frames, context, packet, map values and
-//! embedder regions are reached exactly as in the interpreter, a bad
-//! address is the same [`ExecError::Memory`], and this holds whether or
-//! not the program was verified. (Trusting the verifier's in-bounds
-//! proofs to emit direct accesses is the obvious next speed-up; it is not
-//! done, so a verifier bug cannot become a JIT memory-safety bug.) Helper
+//! Every program address is checked exactly as the interpreter checks
+//! it, whether or not the program was verified. On x86_64, loads and
+//! stores that fall inside the stack, the context or the packet are done
+//! inline after the same bounds check [`Memory`](crate::Memory) makes,
+//! done in machine code against the host addresses and lengths the run
+//! records (an `r10`-relative access inside the frame needs none while
+//! `r10` is the frame pointer, which is then a fact, not a verifier
+//! proof); every other address — map values, embedder regions, anything
+//! the inline check rejects — and every access on aarch64 is a call into
+//! module `runtime`, which performs it through the interpreter's
+//! accessors, so a bad address is the same [`ExecError::Memory`]. Nothing
+//! trusts the verifier's in-bounds proofs, so a verifier bug cannot
+//! become a JIT memory-safety bug. Atomics always take the call. Helper
 //! calls go through the same trampoline. The instruction budget is
 //! charged per straight-line segment with the interpreter's exact
 //! outcome, so a JIT-compiled program cannot hang its host either.
@@ -131,18 +135,7 @@ impl Vm {
     ) -> Result<u64, ExecError> {
         let ops = program.program.ops();
         self.with_memory(&program.program, input, |memory, budget| {
-            let mut env = runtime::Env {
-                saved: [0; 8],
-                status: runtime::STATUS_OK,
-                pc: 0,
-                remaining: 0,
-                depth: 0,
-                budget,
-                saved_sp: 0,
-                memory,
-                ops,
-                error: None,
-            };
+            let mut env = runtime::Env::new(memory, ops, budget);
             let r0 = executable::enter(program.code.as_ref(), &mut env);
             match env.status {
                 runtime::STATUS_OK => Ok(r0),

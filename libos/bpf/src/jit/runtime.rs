@@ -1,16 +1,19 @@
 //! What generated code calls back into: the run's environment and the
 //! out-of-line operations (memory accesses, helpers, BPF-to-BPF frames).
 //!
-//! Generated code never dereferences a program address itself. Every load,
-//! store and atomic goes through one of the functions here, which use the
-//! very [`Memory`] accessors the interpreter uses; so JIT-compiled code
+//! Every atomic, and every load and store the generated code does not do
+//! inline (see the backends: x86_64 inlines checked stack, context and
+//! packet accesses against [`Env`]'s record of those slices), goes through
+//! one of the functions here, which use the very [`Memory`] accessors the
+//! interpreter uses; so JIT-compiled code
 //! keeps the interpreter's guarantee that an access outside the lent
 //! memory is a [`MemoryFault`](crate::MemoryFault), never undefined
 //! behaviour. These functions are ordinary safe Rust with the ABI the
 //! backend calls them with (`sysv64` on x86_64, the C ABI, AAPCS64, on
-//! aarch64; see `callout!`); the only thing generated code does with [`Env`] directly is spill
-//! registers into it and read the status words, at offsets taken from
-//! `offset_of!`.
+//! aarch64; see `callout!`); what generated code does with [`Env`]
+//! directly is spill registers into it, read the status words and the
+//! slice records, and keep the current frame's pointers, at offsets taken
+//! from `offset_of!`.
 //!
 //! Each callout takes the op's slot index and re-reads the op from the
 //! program, so the operand size, signedness, atomic operation or helper it
@@ -59,6 +62,23 @@ pub(crate) struct Env<'e, 'a, 'r> {
     pub(crate) ops: &'e [Op],
     /// The error, for [`STATUS_ERROR`].
     pub(crate) error: Option<ExecError>,
+    /// Host address of the run's stack (every frame, [`STACK_SIZE`] bytes
+    /// each): what inline stack accesses index.
+    pub(crate) stack_ptr: u64,
+    /// Frames in that stack.
+    pub(crate) stack_frames: u64,
+    /// The current frame's `r10` ([`frame_pointer`] of [`Env::depth`]),
+    /// kept by generated code across BPF-to-BPF calls.
+    pub(crate) fp_virtual: u64,
+    /// Host address of the current frame's top (where `fp_virtual`
+    /// points), kept with it.
+    pub(crate) fp_host: u64,
+    /// Host address and length of the context (`[0]`) and the packet
+    /// (`[1]`), for inline loads.
+    pub(crate) direct_read: [[u64; 2]; 2],
+    /// The same for inline stores: the context's length is 0 unless the
+    /// program may write it.
+    pub(crate) direct_write: [[u64; 2]; 2],
 }
 
 type StaticEnv = Env<'static, 'static, 'static>;
@@ -71,6 +91,18 @@ pub(crate) const REMAINING: i32 = offset_of!(StaticEnv, remaining) as i32;
 pub(crate) const DEPTH: i32 = offset_of!(StaticEnv, depth) as i32;
 pub(crate) const BUDGET: i32 = offset_of!(StaticEnv, budget) as i32;
 pub(crate) const SAVED_SP: i32 = offset_of!(StaticEnv, saved_sp) as i32;
+/// Offsets of the fields behind the inline memory accesses (the x86_64
+/// backend's; the aarch64 backend takes the callouts for every access).
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod direct {
+    use super::{StaticEnv, offset_of};
+    pub(crate) const STACK_PTR: i32 = offset_of!(StaticEnv, stack_ptr) as i32;
+    pub(crate) const STACK_FRAMES: i32 = offset_of!(StaticEnv, stack_frames) as i32;
+    pub(crate) const FP_VIRTUAL: i32 = offset_of!(StaticEnv, fp_virtual) as i32;
+    pub(crate) const FP_HOST: i32 = offset_of!(StaticEnv, fp_host) as i32;
+    pub(crate) const DIRECT_READ: i32 = offset_of!(StaticEnv, direct_read) as i32;
+    pub(crate) const DIRECT_WRITE: i32 = offset_of!(StaticEnv, direct_write) as i32;
+}
 
 /// Defines a callout with the ABI generated code calls it with: `sysv64`
 /// on x86_64 (whatever the target's default C ABI is, as on UEFI), the C
@@ -85,6 +117,49 @@ macro_rules! callout {
         #[cfg(not(target_arch = "x86_64"))]
         pub(crate) extern "C" fn $name($($arg: $ty),*) -> u64 $body
     };
+}
+
+impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
+    /// The environment of a run over `memory` of `ops` with `budget`.
+    ///
+    /// It records where the stack, context and packet slices of `memory`
+    /// lie, so generated code may access them inline within those bounds
+    /// (the callouts handle every other address, and every address those
+    /// bounds reject).
+    pub(crate) fn new(memory: &'e mut Memory<'a, 'r>, ops: &'e [Op], budget: u64) -> Self {
+        let context = [
+            memory.context.as_mut_ptr() as u64,
+            memory.context.len() as u64,
+        ];
+        let packet = [
+            memory.packet.as_mut_ptr() as u64,
+            memory.packet.len() as u64,
+        ];
+        let writable_context = if memory.context_writable {
+            context
+        } else {
+            [context[0], 0]
+        };
+        let stack_ptr = memory.stack.as_mut_ptr() as u64;
+        Env {
+            saved: [0; 8],
+            status: STATUS_OK,
+            pc: 0,
+            remaining: 0,
+            depth: 0,
+            budget,
+            saved_sp: 0,
+            stack_ptr,
+            stack_frames: (memory.stack.len() / STACK_SIZE) as u64,
+            fp_virtual: frame_pointer(0),
+            fp_host: stack_ptr + STACK_SIZE as u64,
+            direct_read: [context, packet],
+            direct_write: [writable_context, packet],
+            memory,
+            ops,
+            error: None,
+        }
+    }
 }
 
 impl Env<'_, '_, '_> {

@@ -23,8 +23,14 @@
 //!
 //! # Memory and calls
 //!
-//! Loads, stores, atomics, helper calls and the frame set-up of a
-//! BPF-to-BPF call are *callouts* into [`super::runtime`]: the
+//! A load or store whose address falls inside the stack, the context or
+//! the packet (for a store: the writable ones) is done inline, after the
+//! same bounds check `Memory` makes, against the host addresses and
+//! lengths the run's [`Env`](super::runtime::Env) records; every other
+//! address — maps, embedder regions, anything out of bounds — takes the
+//! callout, which does the access or reports the fault. Atomics, helper
+//! calls and the frame set-up of a
+//! BPF-to-BPF call are always *callouts* into [`super::runtime`]: the
 //! caller-saved registers are spilled into the environment, the callout
 //! runs, they are restored, and a non-zero status word leaves through the
 //! epilogue (which resets `rsp` from the environment, so leaving from a
@@ -40,10 +46,10 @@ use super::encoder::{
     Alu, Asm, Cond, Label, R8, R9, R10, R11, R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI,
     RSP, Rm, Shift, Size,
 };
-use super::runtime::{self, Env};
+use super::runtime::{self, Env, direct};
 use crate::compile::Op;
 use crate::isa::{AluOp, AtomicOp, JmpCond, Width};
-use crate::memory::{context_address, frame_pointer};
+use crate::memory::{STACK_SIZE, context_address, frame_pointer};
 
 /// Host register of each BPF register.
 const BPF: [u8; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
@@ -102,11 +108,75 @@ fn cond_code(cond: JmpCond) -> Cond {
     }
 }
 
+/// A load or store, as [`Translator::memory`] emits it.
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    Load {
+        d: u8,
+        s: u8,
+        off: i16,
+        bytes: u8,
+        signed: bool,
+    },
+    Store {
+        d: u8,
+        off: i16,
+        value: Arg,
+        bytes: u8,
+    },
+}
+
+impl Access {
+    fn load(d: u8, s: u8, off: i16, bytes: u8, signed: bool) -> Self {
+        Access::Load {
+            d,
+            s,
+            off,
+            bytes,
+            signed,
+        }
+    }
+
+    fn store(d: u8, off: i16, value: Arg, bytes: u8) -> Self {
+        Access::Store {
+            d,
+            off,
+            value,
+            bytes,
+        }
+    }
+
+    /// Base register, offset and size of the bytes touched.
+    fn address(self) -> (u8, i16, u8) {
+        match self {
+            Access::Load { s, off, bytes, .. } => (s, off, bytes),
+            Access::Store { d, off, bytes, .. } => (d, off, bytes),
+        }
+    }
+
+    fn writes(self) -> bool {
+        matches!(self, Access::Store { .. })
+    }
+}
+
+/// The out-of-line part of one memory access.
+struct Cold {
+    pc: usize,
+    access: Access,
+    /// Where the general bounds check starts, for an inline `r10` access.
+    general: Option<Label>,
+    /// The callout.
+    slow: Label,
+    /// Back into the program.
+    done: Label,
+}
+
 struct Translator {
     asm: Asm,
     labels: Vec<Label>,
     epilogue: Label,
     stubs: Vec<(Label, usize, u32)>,
+    cold: Vec<Cold>,
 }
 
 /// Machine code for `ops`; the entry point is its first byte, with the
@@ -123,6 +193,7 @@ pub(crate) fn translate(ops: &[Op]) -> Result<Vec<u8>, JitError> {
         labels,
         epilogue,
         stubs: Vec::new(),
+        cold: Vec::new(),
     };
     t.prologue();
     let lengths = segments(ops);
@@ -155,6 +226,9 @@ impl Translator {
     }
 
     fn finish(mut self) -> Result<Vec<u8>, JitError> {
+        for c in core::mem::take(&mut self.cold) {
+            self.cold(c)?;
+        }
         for (label, pc, len) in core::mem::take(&mut self.stubs) {
             let a = &mut self.asm;
             a.bind(label);
@@ -234,8 +308,6 @@ impl Translator {
         if let Some((cond, width, d, src, t)) = branch_of(op) {
             return self.branch(cond, size(width), host(d)?, src, t);
         }
-        let load: Callout2 = runtime::load;
-        let store: Callout3 = runtime::store;
         let atomic: Callout4 = runtime::atomic;
         let call: Callout1 = runtime::call;
         let enter: Callout1 = runtime::enter;
@@ -271,6 +343,14 @@ impl Translator {
                     a.push(r);
                 }
                 a.mov_rr(Size::Q, RBP, T2);
+                // The callee's frame for the inline `r10` accesses.
+                a.store(ENV, direct::FP_VIRTUAL, T2);
+                a.alu_ri(
+                    Size::Q,
+                    Alu::Add,
+                    Rm::Mem(ENV, direct::FP_HOST),
+                    STACK_SIZE as i32,
+                );
                 a.call_label(target);
                 for r in [RBP, R15, R14, R13, RBX] {
                     a.pop(r);
@@ -281,6 +361,13 @@ impl Translator {
                 a.shift_ri(Size::Q, Shift::Shl, RBP, 32);
                 a.mov_imm(T2, frame_pointer(0));
                 a.alu_rr(Size::Q, Alu::Add, RBP, T2);
+                a.store(ENV, direct::FP_VIRTUAL, RBP);
+                a.alu_ri(
+                    Size::Q,
+                    Alu::Sub,
+                    Rm::Mem(ENV, direct::FP_HOST),
+                    STACK_SIZE as i32,
+                );
             }
             Op::Exit => {
                 let a = &mut self.asm;
@@ -288,28 +375,21 @@ impl Translator {
                 a.jcc(Cond::E, self.epilogue);
                 a.ret();
             }
-            Op::Ldx8 { d, s, off }
-            | Op::Ldx16 { d, s, off }
-            | Op::Ldx32 { d, s, off }
-            | Op::Ldx64 { d, s, off }
-            | Op::LdxSx8 { d, s, off }
-            | Op::LdxSx16 { d, s, off }
-            | Op::LdxSx32 { d, s, off } => {
-                self.callout(load as usize, pc, &[Arg::Addr(s, off)])?;
-                self.asm.mov_rr(Size::Q, host(d)?, T2);
-            }
-            Op::St8 { d, off, k }
-            | Op::St16 { d, off, k }
-            | Op::St32 { d, off, k }
-            | Op::St64 { d, off, k } => {
-                self.callout(store as usize, pc, &[Arg::Addr(d, off), Arg::Imm(k)])?;
-            }
-            Op::Stx8 { d, s, off }
-            | Op::Stx16 { d, s, off }
-            | Op::Stx32 { d, s, off }
-            | Op::Stx64 { d, s, off } => {
-                self.callout(store as usize, pc, &[Arg::Addr(d, off), Arg::Reg(s)])?;
-            }
+            Op::Ldx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, false))?,
+            Op::Ldx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, false))?,
+            Op::Ldx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, false))?,
+            Op::Ldx64 { d, s, off } => self.memory(pc, Access::load(d, s, off, 8, false))?,
+            Op::LdxSx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, true))?,
+            Op::LdxSx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, true))?,
+            Op::LdxSx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, true))?,
+            Op::St8 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 1))?,
+            Op::St16 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 2))?,
+            Op::St32 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 4))?,
+            Op::St64 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 8))?,
+            Op::Stx8 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 1))?,
+            Op::Stx16 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 2))?,
+            Op::Stx32 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 4))?,
+            Op::Stx64 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 8))?,
             Op::Atomic32 { op, d, s, off } | Op::Atomic64 { op, d, s, off } => {
                 let args = [Arg::Addr(d, off), Arg::Reg(s), Arg::Reg(0)];
                 self.callout(atomic as usize, pc, &args)?;
@@ -332,6 +412,153 @@ impl Translator {
             }
             _ => return Err(JitError::Unsupported),
         }
+        Ok(())
+    }
+
+    /// Leaves in `r10` the host address of the `bytes` at BPF register
+    /// `r` plus `off` when they lie inside the stack, the context or the
+    /// packet (for a store: the writable ones), and jumps to `slow`
+    /// otherwise. The same bounds as `Memory`'s accessors, computed
+    /// inline: the address's high 32 bits pick the region (stack frame
+    /// `tag - 1`, context `0x10`, packet `0x11`), its low 32 bits are the
+    /// offset into it.
+    fn direct(
+        &mut self,
+        r: u8,
+        off: i16,
+        bytes: u8,
+        write: bool,
+        slow: Label,
+    ) -> Result<(), JitError> {
+        const TAG_CONTEXT: i32 = 0x10;
+        let table = if write {
+            direct::DIRECT_WRITE
+        } else {
+            direct::DIRECT_READ
+        };
+        let other = self.asm.label();
+        let found = self.asm.label();
+        let a = &mut self.asm;
+        a.mov_rr(Size::Q, T1, host(r)?);
+        if off != 0 {
+            a.alu_ri(Size::Q, Alu::Add, Rm::Reg(T1), i32::from(off));
+        }
+        a.mov_rr(Size::Q, T2, T1);
+        a.shift_ri(Size::Q, Shift::Shr, T2, 32);
+        // Stack frame `tag - 1`, when below the frame count.
+        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T2), 1);
+        a.alu_r_mem(Size::Q, Alu::Cmp, T2, ENV, direct::STACK_FRAMES);
+        a.jcc(Cond::Ae, other);
+        a.mov_rr(Size::D, T1, T1);
+        a.alu_ri(
+            Size::Q,
+            Alu::Cmp,
+            Rm::Reg(T1),
+            STACK_SIZE as i32 - i32::from(bytes),
+        );
+        a.jcc(Cond::A, slow);
+        a.shift_ri(Size::Q, Shift::Shl, T2, STACK_SIZE.trailing_zeros() as u8);
+        a.alu_rr(Size::Q, Alu::Add, T1, T2);
+        a.alu_r_mem(Size::Q, Alu::Add, T1, ENV, direct::STACK_PTR);
+        a.jmp(found);
+        // Context (index 0) or packet (index 1) of the table.
+        a.bind(other);
+        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T2), TAG_CONTEXT - 1);
+        a.alu_ri(Size::Q, Alu::Cmp, Rm::Reg(T2), 1);
+        a.jcc(Cond::A, slow);
+        a.shift_ri(Size::Q, Shift::Shl, T2, 4);
+        a.alu_rr(Size::Q, Alu::Add, T2, ENV);
+        // offset + bytes <= length (no overflow: the offset is 32-bit).
+        a.mov_rr(Size::D, T1, T1);
+        a.alu_ri(Size::Q, Alu::Add, Rm::Reg(T1), i32::from(bytes));
+        a.alu_r_mem(Size::Q, Alu::Cmp, T1, T2, table + 8);
+        a.jcc(Cond::A, slow);
+        a.alu_r_mem(Size::Q, Alu::Add, T1, T2, table);
+        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T1), i32::from(bytes));
+        a.bind(found);
+        Ok(())
+    }
+
+    /// The access itself, at the host address in `r10` plus `disp`.
+    fn access(&mut self, access: Access, disp: i32) -> Result<(), JitError> {
+        match access {
+            Access::Load {
+                d, bytes, signed, ..
+            } => self.asm.load_sized(host(d)?, T1, disp, bytes, signed),
+            Access::Store { value, bytes, .. } => {
+                let src = match value {
+                    Arg::Reg(s) => host(s)?,
+                    Arg::Imm(k) => {
+                        self.asm.mov_imm(T2, k);
+                        T2
+                    }
+                    Arg::Addr(..) => return Err(JitError::Unsupported),
+                };
+                self.asm.store_sized(T1, disp, src, bytes);
+            }
+        }
+        Ok(())
+    }
+
+    /// A load or store. Inline (the fall-through path): an `r10`-relative
+    /// access inside the frame while `r10` is the current frame pointer
+    /// (a verified program never writes it), which needs no bounds check
+    /// — the frame's host top plus `off` — or, for any other base, the
+    /// region bounds check of [`Translator::direct`]. Out of line (emitted
+    /// after the program): the general check for an `r10` access whose
+    /// `r10` moved, and the callout for every address the checks reject,
+    /// which does the access or reports the fault.
+    fn memory(&mut self, pc: usize, access: Access) -> Result<(), JitError> {
+        let (base, off, bytes) = access.address();
+        let slow = self.asm.label();
+        let done = self.asm.label();
+        let in_frame = (-(STACK_SIZE as i32)..=-i32::from(bytes)).contains(&i32::from(off));
+        let general = if base == 10 && in_frame {
+            let general = self.asm.label();
+            let a = &mut self.asm;
+            a.alu_r_mem(Size::Q, Alu::Cmp, host(base)?, ENV, direct::FP_VIRTUAL);
+            a.jcc(Cond::Ne, general);
+            a.load(T1, ENV, direct::FP_HOST);
+            self.access(access, i32::from(off))?;
+            Some(general)
+        } else {
+            self.direct(base, off, bytes, access.writes(), slow)?;
+            self.access(access, 0)?;
+            None
+        };
+        self.asm.bind(done);
+        self.cold.push(Cold {
+            pc,
+            access,
+            general,
+            slow,
+            done,
+        });
+        Ok(())
+    }
+
+    /// The out-of-line half of [`Translator::memory`].
+    fn cold(&mut self, c: Cold) -> Result<(), JitError> {
+        let (base, off, bytes) = c.access.address();
+        if let Some(general) = c.general {
+            self.asm.bind(general);
+            self.direct(base, off, bytes, c.access.writes(), c.slow)?;
+            self.access(c.access, 0)?;
+            self.asm.jmp(c.done);
+        }
+        self.asm.bind(c.slow);
+        match c.access {
+            Access::Load { d, s, off, .. } => {
+                let load: Callout2 = runtime::load;
+                self.callout(load as usize, c.pc, &[Arg::Addr(s, off)])?;
+                self.asm.mov_rr(Size::Q, host(d)?, T2);
+            }
+            Access::Store { d, off, value, .. } => {
+                let store: Callout3 = runtime::store;
+                self.callout(store as usize, c.pc, &[Arg::Addr(d, off), value])?;
+            }
+        }
+        self.asm.jmp(c.done);
         Ok(())
     }
 
