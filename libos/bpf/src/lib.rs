@@ -30,10 +30,11 @@
 //!   unverified program cannot touch memory it was not lent.
 //! * **JIT** ([`jit`], feature `jit`, x86_64 and aarch64 targets): the
 //!   lowered ops translated to machine code by a small hand-written
-//!   encoder per architecture. Loads,
-//!   stores, atomics and helper calls leave the generated code for the
-//!   same checked accessors the interpreter uses, so JIT-compiled
-//!   programs are exactly as memory safe as interpreted ones; results,
+//!   encoder per architecture. Stack, context and packet accesses are
+//!   done inline on x86_64 after the same bounds checks the interpreter's
+//!   accessors make; every other access, atomics and helper calls leave
+//!   the generated code for those accessors, so JIT-compiled programs are
+//!   exactly as memory safe as interpreted ones; results,
 //!   errors and the instruction budget match the interpreter's exactly
 //!   (a differential test and a property test check this).
 //! * **Unsafe code**: the crate is `#![deny(unsafe_code)]`, and exactly
