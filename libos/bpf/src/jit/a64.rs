@@ -484,6 +484,34 @@ impl Asm {
         self.emit(0xf900_0000 | scaled(offset) << 10 | u32::from(rn) << 5 | u32::from(rt));
     }
 
+    /// A load of `bytes` (1, 2, 4 or 8) from `[xn]` into `xt`,
+    /// zero-extended (`ldrb`, `ldrh`, `ldr wt`, `ldr xt`) or, with
+    /// `signed`, sign-extended to 64 bits (`ldrsb`, `ldrsh`, `ldrsw`).
+    pub(crate) fn load_sized(&mut self, rt: u8, rn: u8, bytes: u8, signed: bool) {
+        let op = match (bytes, signed) {
+            (1, false) => 0x3940_0000,
+            (2, false) => 0x7940_0000,
+            (4, false) => 0xb940_0000,
+            (1, true) => 0x3980_0000,
+            (2, true) => 0x7980_0000,
+            (4, true) => 0xb980_0000,
+            _ => 0xf940_0000,
+        };
+        self.emit(op | u32::from(rn) << 5 | u32::from(rt));
+    }
+
+    /// A store of the low `bytes` (1, 2, 4 or 8) of `xt` to `[xn]`
+    /// (`strb`, `strh`, `str wt`, `str xt`).
+    pub(crate) fn store_sized(&mut self, rt: u8, rn: u8, bytes: u8) {
+        let op = match bytes {
+            1 => 0x3900_0000,
+            2 => 0x7900_0000,
+            4 => 0xb900_0000,
+            _ => 0xf900_0000,
+        };
+        self.emit(op | u32::from(rn) << 5 | u32::from(rt));
+    }
+
     fn pair(&mut self, load: bool, mode: Pair, rt: u8, rt2: u8, rn: u8, offset: i32) {
         debug_assert!(offset % 8 == 0 && (-512..512).contains(&offset));
         let mode = match mode {
@@ -585,6 +613,20 @@ mod tests {
     fn encodings_match_the_assembler() {
         use AddSub::*;
         let cases: &[Case<'_>] = &[
+            // ldrb w9, [x15]; ldrh w10, [x15]; ldr w11, [x15]; ldr x12, [x15]
+            (0x394001e9, &|a| a.load_sized(9, 15, 1, false)),
+            (0x794001ea, &|a| a.load_sized(10, 15, 2, false)),
+            (0xb94001eb, &|a| a.load_sized(11, 15, 4, false)),
+            (0xf94001ec, &|a| a.load_sized(12, 15, 8, false)),
+            // ldrsb x13, [x15]; ldrsh x14, [x15]; ldrsw x19, [x15]
+            (0x398001ed, &|a| a.load_sized(13, 15, 1, true)),
+            (0x798001ee, &|a| a.load_sized(14, 15, 2, true)),
+            (0xb98001f3, &|a| a.load_sized(19, 15, 4, true)),
+            // strb w20, [x15]; strh w21, [x15]; str w22, [x15]; str x16, [x15]
+            (0x390001f4, &|a| a.store_sized(20, 15, 1)),
+            (0x790001f5, &|a| a.store_sized(21, 15, 2)),
+            (0xb90001f6, &|a| a.store_sized(22, 15, 4)),
+            (0xf90001f0, &|a| a.store_sized(16, 15, 8)),
             // add x9, x10, #0x123
             (0x91048d49, &|a| {
                 a.addsub_imm(Sz::X, Add, 9, 10, 0x123, false)

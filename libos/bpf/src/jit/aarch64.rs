@@ -31,7 +31,11 @@
 //!
 //! # Memory and calls
 //!
-//! Loads, stores, atomics, helper calls and the frame set-up of a
+//! An `r10`-relative load or store inside the frame is inline while `r10`
+//! is the current frame pointer (the frame's host top, kept in the
+//! environment across BPF-to-BPF calls, plus the offset: no bounds check
+//! is needed), with its callout out of line for when `r10` has moved.
+//! Other loads and stores, atomics, helper calls and the frame set-up of a
 //! BPF-to-BPF call are callouts into [`super::runtime`] (with the C ABI):
 //! `x9`-`x14` are spilled into the environment's first six slots (where
 //! the helper callout reads `r1`-`r5`), the callout runs, they are
@@ -57,10 +61,10 @@ use super::a64::{
     AddSub, Asm, Cond, Dp2, FP, FinishError, LR, Label, Logic, Pair, SP, Sz, ZR, logical_imm,
 };
 use super::analysis::{Src, alu_of, branch_of, segments};
-use super::runtime::{self, Env};
+use super::runtime::{self, Env, direct};
 use crate::compile::Op;
 use crate::isa::{AluOp, AtomicOp, JmpCond, Width};
-use crate::memory::{context_address, frame_pointer};
+use crate::memory::{STACK_SIZE, context_address, frame_pointer};
 
 /// Host register of each BPF register.
 const BPF: [u8; 11] = [9, 10, 11, 12, 13, 14, 19, 20, 21, 22, 23];
@@ -181,6 +185,34 @@ struct Translator {
     stubs: Vec<(Label, usize, u32)>,
     /// Call stubs, by target slot.
     calls: Vec<Option<Label>>,
+    /// Callouts of the inline `r10` accesses, emitted after the program.
+    cold: Vec<Cold>,
+}
+
+/// A load or store, as [`Translator::memory`] emits it.
+#[derive(Clone, Copy, Debug)]
+enum Access {
+    Load {
+        d: u8,
+        s: u8,
+        off: i16,
+        bytes: u8,
+        signed: bool,
+    },
+    Store {
+        d: u8,
+        off: i16,
+        value: Arg,
+        bytes: u8,
+    },
+}
+
+/// The callout of an inline access, taken when `r10` has moved.
+struct Cold {
+    pc: usize,
+    access: Access,
+    slow: Label,
+    done: Label,
 }
 
 /// Machine code for `ops`; the entry point is its first byte, with the C
@@ -214,6 +246,7 @@ fn translate_with(
         epilogue,
         stubs: Vec::new(),
         calls: alloc::vec![None; ops.len()],
+        cold: Vec::new(),
     };
     t.prologue();
     let lengths = segments(ops);
@@ -224,7 +257,41 @@ fn translate_with(
         }
         t.op(pc, op)?;
     }
+    for c in core::mem::take(&mut t.cold) {
+        t.asm.bind(c.slow);
+        t.slow(c.pc, c.access)?;
+        t.asm.b(c.done);
+    }
     Ok(t.finish())
+}
+
+impl Access {
+    fn load(d: u8, s: u8, off: i16, bytes: u8, signed: bool) -> Self {
+        Access::Load {
+            d,
+            s,
+            off,
+            bytes,
+            signed,
+        }
+    }
+
+    fn store(d: u8, off: i16, value: Arg, bytes: u8) -> Self {
+        Access::Store {
+            d,
+            off,
+            value,
+            bytes,
+        }
+    }
+
+    /// Base register, offset and size of the bytes touched.
+    fn address(self) -> (u8, i16, u8) {
+        match self {
+            Access::Load { s, off, bytes, .. } => (s, off, bytes),
+            Access::Store { d, off, bytes, .. } => (d, off, bytes),
+        }
+    }
 }
 
 impl Translator {
@@ -354,6 +421,66 @@ impl Translator {
         Ok(())
     }
 
+    /// A load or store. An `r10`-relative access inside the frame is
+    /// inline while `r10` is the current frame's pointer (a verified
+    /// program never writes it): the frame's host top plus `off`, which
+    /// needs no bounds check; it takes the callout, out of line, once
+    /// `r10` has moved. Every other access is the callout, which does it
+    /// through `Memory`'s checked accessors or reports the fault.
+    fn memory(&mut self, pc: usize, access: Access) -> Result<(), JitError> {
+        let (base, off, bytes) = access.address();
+        let in_frame = (-(STACK_SIZE as i32)..=-i32::from(bytes)).contains(&i32::from(off));
+        if base != 10 || !in_frame {
+            return self.slow(pc, access);
+        }
+        let slow = self.asm.label();
+        let done = self.asm.label();
+        let a = &mut self.asm;
+        a.ldr(T1, ENV, direct::FP_VIRTUAL);
+        a.addsub_reg(Sz::X, AddSub::Subs, ZR, BPF[10], T1, 0);
+        a.b_cond(Cond::Ne, slow);
+        a.ldr(T1, ENV, direct::FP_HOST);
+        a.addsub_imm(Sz::X, AddSub::Sub, T1, T1, off.unsigned_abs().into(), false);
+        match access {
+            Access::Load { d, signed, .. } => a.load_sized(host(d)?, T1, bytes, signed),
+            Access::Store { value, .. } => {
+                let src = match value {
+                    Arg::Reg(s) => host(s)?,
+                    Arg::Imm(k) => {
+                        a.mov_imm(Sz::X, T2, k);
+                        T2
+                    }
+                    Arg::Addr(..) => return Err(JitError::Unsupported),
+                };
+                self.asm.store_sized(src, T1, bytes);
+            }
+        }
+        self.asm.bind(done);
+        self.cold.push(Cold {
+            pc,
+            access,
+            slow,
+            done,
+        });
+        Ok(())
+    }
+
+    /// The callout for `access`.
+    fn slow(&mut self, pc: usize, access: Access) -> Result<(), JitError> {
+        match access {
+            Access::Load { d, s, off, .. } => {
+                let load: Callout2 = runtime::load;
+                self.callout(load as usize, pc, &[Arg::Addr(s, off)])?;
+                self.asm.mov(Sz::X, host(d)?, X0);
+            }
+            Access::Store { d, off, value, .. } => {
+                let store: Callout3 = runtime::store;
+                self.callout(store as usize, pc, &[Arg::Addr(d, off), value])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Records `status` and `pc` and leaves through the epilogue.
     fn leave(&mut self, pc: usize, status: u64) {
         let a = &mut self.asm;
@@ -371,8 +498,6 @@ impl Translator {
         if let Some((cond, width, d, src, t)) = branch_of(op) {
             return self.branch(cond, sz(width), host(d)?, src, t);
         }
-        let load: Callout2 = runtime::load;
-        let store: Callout3 = runtime::store;
         let atomic: Callout4 = runtime::atomic;
         let call: Callout1 = runtime::call;
         let enter: Callout1 = runtime::enter;
@@ -418,6 +543,11 @@ impl Translator {
                 a.stp(Pair::Pre, 19, 20, SP, -CALL_FRAME);
                 a.stp(Pair::Offset, 21, 22, SP, 16);
                 a.mov(Sz::X, BPF[10], X0);
+                // The callee's frame for the inline `r10` accesses.
+                a.str(X0, ENV, direct::FP_VIRTUAL);
+                a.ldr(T2, ENV, direct::FP_HOST);
+                a.addsub_imm(Sz::X, AddSub::Add, T2, T2, STACK_SIZE as u32, false);
+                a.str(T2, ENV, direct::FP_HOST);
                 a.bl(stub);
                 a.ldp(Pair::Offset, 21, 22, SP, 16);
                 a.ldp(Pair::Post, 19, 20, SP, CALL_FRAME);
@@ -427,6 +557,10 @@ impl Translator {
                 // r10 = frame_pointer(depth), as the interpreter sets it.
                 a.mov_imm(Sz::X, T3, frame_pointer(0));
                 a.addsub_reg(Sz::X, AddSub::Add, BPF[10], T3, T2, 32);
+                a.str(BPF[10], ENV, direct::FP_VIRTUAL);
+                a.ldr(T2, ENV, direct::FP_HOST);
+                a.addsub_imm(Sz::X, AddSub::Sub, T2, T2, STACK_SIZE as u32, false);
+                a.str(T2, ENV, direct::FP_HOST);
             }
             Op::Exit => {
                 a.ldr(T2, ENV, runtime::DEPTH);
@@ -434,28 +568,21 @@ impl Translator {
                 a.ldr(LR, SP, RETURN_SLOT);
                 a.ret();
             }
-            Op::Ldx8 { d, s, off }
-            | Op::Ldx16 { d, s, off }
-            | Op::Ldx32 { d, s, off }
-            | Op::Ldx64 { d, s, off }
-            | Op::LdxSx8 { d, s, off }
-            | Op::LdxSx16 { d, s, off }
-            | Op::LdxSx32 { d, s, off } => {
-                self.callout(load as usize, pc, &[Arg::Addr(s, off)])?;
-                self.asm.mov(Sz::X, host(d)?, X0);
-            }
-            Op::St8 { d, off, k }
-            | Op::St16 { d, off, k }
-            | Op::St32 { d, off, k }
-            | Op::St64 { d, off, k } => {
-                self.callout(store as usize, pc, &[Arg::Addr(d, off), Arg::Imm(k)])?;
-            }
-            Op::Stx8 { d, s, off }
-            | Op::Stx16 { d, s, off }
-            | Op::Stx32 { d, s, off }
-            | Op::Stx64 { d, s, off } => {
-                self.callout(store as usize, pc, &[Arg::Addr(d, off), Arg::Reg(s)])?;
-            }
+            Op::Ldx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, false))?,
+            Op::Ldx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, false))?,
+            Op::Ldx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, false))?,
+            Op::Ldx64 { d, s, off } => self.memory(pc, Access::load(d, s, off, 8, false))?,
+            Op::LdxSx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, true))?,
+            Op::LdxSx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, true))?,
+            Op::LdxSx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, true))?,
+            Op::St8 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 1))?,
+            Op::St16 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 2))?,
+            Op::St32 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 4))?,
+            Op::St64 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 8))?,
+            Op::Stx8 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 1))?,
+            Op::Stx16 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 2))?,
+            Op::Stx32 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 4))?,
+            Op::Stx64 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 8))?,
             Op::Atomic32 { op, d, s, off } | Op::Atomic64 { op, d, s, off } => {
                 let args = [Arg::Addr(d, off), Arg::Reg(s), Arg::Reg(0)];
                 self.callout(atomic as usize, pc, &args)?;

@@ -3,7 +3,8 @@
 //!
 //! Every atomic, and every load and store the generated code does not do
 //! inline (see the backends: x86_64 inlines checked stack, context and
-//! packet accesses against [`Env`]'s record of those slices), goes through
+//! packet accesses against [`Env`]'s record of those slices, both inline
+//! in-frame `r10` accesses), goes through
 //! one of the functions here, which use the very [`Memory`] accessors the
 //! interpreter uses; so JIT-compiled code
 //! keeps the interpreter's guarantee that an access outside the lent
@@ -91,9 +92,9 @@ pub(crate) const REMAINING: i32 = offset_of!(StaticEnv, remaining) as i32;
 pub(crate) const DEPTH: i32 = offset_of!(StaticEnv, depth) as i32;
 pub(crate) const BUDGET: i32 = offset_of!(StaticEnv, budget) as i32;
 pub(crate) const SAVED_SP: i32 = offset_of!(StaticEnv, saved_sp) as i32;
-/// Offsets of the fields behind the inline memory accesses (the x86_64
-/// backend's; the aarch64 backend takes the callouts for every access).
-#[cfg(target_arch = "x86_64")]
+/// Offsets of the fields behind the inline memory accesses (the aarch64
+/// backend inlines only `r10`-relative ones, with the frame fields).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) mod direct {
     use super::{StaticEnv, offset_of};
     pub(crate) const STACK_PTR: i32 = offset_of!(StaticEnv, stack_ptr) as i32;
