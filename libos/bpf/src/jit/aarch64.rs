@@ -60,7 +60,7 @@ use super::JitError;
 use super::a64::{
     AddSub, Asm, Cond, Dp2, FP, FinishError, LR, Label, Logic, Pair, SP, Sz, ZR, logical_imm,
 };
-use super::analysis::{Src, alu_of, branch_of, segments};
+use super::analysis::{Access, Arg, Src, access_of, alu_of, branch_of, segments};
 use super::runtime::{self, Env, direct};
 use crate::compile::Op;
 use crate::isa::{AluOp, AtomicOp, JmpCond, Width};
@@ -106,17 +106,6 @@ const _: () = {
 // Frame pointers are `frame_pointer(0) + depth << 32`; the return path of
 // a BPF-to-BPF call computes them that way.
 const _: () = assert!(frame_pointer(1) - frame_pointer(0) == 1 << 32);
-
-/// An argument of a callout, loaded into `x2`, `x3`, `x4` in turn.
-#[derive(Clone, Copy, Debug)]
-enum Arg {
-    /// A BPF register's value.
-    Reg(u8),
-    /// A BPF register plus an offset.
-    Addr(u8, i16),
-    /// A constant.
-    Imm(u64),
-}
 
 type Callout1 = extern "C" fn(&mut Env<'_, '_, '_>, u64) -> u64;
 type Callout2 = extern "C" fn(&mut Env<'_, '_, '_>, u64, u64) -> u64;
@@ -189,24 +178,6 @@ struct Translator {
     cold: Vec<Cold>,
 }
 
-/// A load or store, as [`Translator::memory`] emits it.
-#[derive(Clone, Copy, Debug)]
-enum Access {
-    Load {
-        d: u8,
-        s: u8,
-        off: i16,
-        bytes: u8,
-        signed: bool,
-    },
-    Store {
-        d: u8,
-        off: i16,
-        value: Arg,
-        bytes: u8,
-    },
-}
-
 /// The callout of an inline access, taken when `r10` has moved.
 struct Cold {
     pc: usize,
@@ -263,35 +234,6 @@ fn translate_with(
         t.asm.b(c.done);
     }
     Ok(t.finish())
-}
-
-impl Access {
-    fn load(d: u8, s: u8, off: i16, bytes: u8, signed: bool) -> Self {
-        Access::Load {
-            d,
-            s,
-            off,
-            bytes,
-            signed,
-        }
-    }
-
-    fn store(d: u8, off: i16, value: Arg, bytes: u8) -> Self {
-        Access::Store {
-            d,
-            off,
-            value,
-            bytes,
-        }
-    }
-
-    /// Base register, offset and size of the bytes touched.
-    fn address(self) -> (u8, i16, u8) {
-        match self {
-            Access::Load { s, off, bytes, .. } => (s, off, bytes),
-            Access::Store { d, off, bytes, .. } => (d, off, bytes),
-        }
-    }
 }
 
 impl Translator {
@@ -498,6 +440,9 @@ impl Translator {
         if let Some((cond, width, d, src, t)) = branch_of(op) {
             return self.branch(cond, sz(width), host(d)?, src, t);
         }
+        if let Some(access) = access_of(op) {
+            return self.memory(pc, access);
+        }
         let atomic: Callout4 = runtime::atomic;
         let call: Callout1 = runtime::call;
         let enter: Callout1 = runtime::enter;
@@ -568,21 +513,6 @@ impl Translator {
                 a.ldr(LR, SP, RETURN_SLOT);
                 a.ret();
             }
-            Op::Ldx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, false))?,
-            Op::Ldx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, false))?,
-            Op::Ldx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, false))?,
-            Op::Ldx64 { d, s, off } => self.memory(pc, Access::load(d, s, off, 8, false))?,
-            Op::LdxSx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, true))?,
-            Op::LdxSx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, true))?,
-            Op::LdxSx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, true))?,
-            Op::St8 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 1))?,
-            Op::St16 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 2))?,
-            Op::St32 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 4))?,
-            Op::St64 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 8))?,
-            Op::Stx8 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 1))?,
-            Op::Stx16 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 2))?,
-            Op::Stx32 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 4))?,
-            Op::Stx64 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 8))?,
             Op::Atomic32 { op, d, s, off } | Op::Atomic64 { op, d, s, off } => {
                 let args = [Arg::Addr(d, off), Arg::Reg(s), Arg::Reg(0)];
                 self.callout(atomic as usize, pc, &args)?;

@@ -119,6 +119,83 @@ pub(crate) fn branch_of(op: Op) -> Option<(JmpCond, Width, u8, Src, u32)> {
     })
 }
 
+/// An argument of a callout, loaded into the backend's argument registers
+/// in turn.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Arg {
+    /// A BPF register's value.
+    Reg(u8),
+    /// A BPF register plus an offset.
+    Addr(u8, i16),
+    /// A constant.
+    Imm(u64),
+}
+
+/// A load or store, as both backends emit it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Access {
+    /// `ldx`: `bytes` from `s + off` into `d`, sign-extended if `signed`.
+    Load {
+        d: u8,
+        s: u8,
+        off: i16,
+        bytes: u8,
+        signed: bool,
+    },
+    /// `st`/`stx`: the low `bytes` of `value` to `d + off`.
+    Store {
+        d: u8,
+        off: i16,
+        value: Arg,
+        bytes: u8,
+    },
+}
+
+impl Access {
+    /// Base register, offset and size of the bytes touched.
+    pub(crate) fn address(self) -> (u8, i16, u8) {
+        match self {
+            Access::Load { s, off, bytes, .. } => (s, off, bytes),
+            Access::Store { d, off, bytes, .. } => (d, off, bytes),
+        }
+    }
+}
+
+/// The load or store `op` is, if it is one (atomics are not).
+pub(crate) fn access_of(op: Op) -> Option<Access> {
+    let load = |d, s, off, bytes, signed| Access::Load {
+        d,
+        s,
+        off,
+        bytes,
+        signed,
+    };
+    let store = |d, off, value, bytes| Access::Store {
+        d,
+        off,
+        value,
+        bytes,
+    };
+    Some(match op {
+        Op::Ldx8 { d, s, off } => load(d, s, off, 1, false),
+        Op::Ldx16 { d, s, off } => load(d, s, off, 2, false),
+        Op::Ldx32 { d, s, off } => load(d, s, off, 4, false),
+        Op::Ldx64 { d, s, off } => load(d, s, off, 8, false),
+        Op::LdxSx8 { d, s, off } => load(d, s, off, 1, true),
+        Op::LdxSx16 { d, s, off } => load(d, s, off, 2, true),
+        Op::LdxSx32 { d, s, off } => load(d, s, off, 4, true),
+        Op::St8 { d, off, k } => store(d, off, Arg::Imm(k), 1),
+        Op::St16 { d, off, k } => store(d, off, Arg::Imm(k), 2),
+        Op::St32 { d, off, k } => store(d, off, Arg::Imm(k), 4),
+        Op::St64 { d, off, k } => store(d, off, Arg::Imm(k), 8),
+        Op::Stx8 { d, s, off } => store(d, off, Arg::Reg(s), 1),
+        Op::Stx16 { d, s, off } => store(d, off, Arg::Reg(s), 2),
+        Op::Stx32 { d, s, off } => store(d, off, Arg::Reg(s), 4),
+        Op::Stx64 { d, s, off } => store(d, off, Arg::Reg(s), 8),
+        _ => return None,
+    })
+}
+
 /// The target of a jump, conditional branch or BPF-to-BPF call.
 pub(crate) fn target_of(op: Op) -> Option<u32> {
     match op {

@@ -41,7 +41,7 @@
 use alloc::vec::Vec;
 
 use super::JitError;
-use super::analysis::{Src, alu_of, branch_of, segments};
+use super::analysis::{Access, Arg, Src, access_of, alu_of, branch_of, segments};
 use super::encoder::{
     Alu, Asm, Cond, Label, R8, R9, R10, R11, R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI,
     RSP, Rm, Shift, Size,
@@ -63,17 +63,6 @@ const T2: u8 = R11;
 // Frame pointers are `frame_pointer(0) + depth << 32`; the return path of
 // a BPF-to-BPF call computes them that way.
 const _: () = assert!(frame_pointer(1) - frame_pointer(0) == 1 << 32);
-
-/// An argument of a callout, loaded into `rdx`, `rcx`, `r8` in turn.
-#[derive(Clone, Copy, Debug)]
-enum Arg {
-    /// A BPF register's value.
-    Reg(u8),
-    /// A BPF register plus an offset.
-    Addr(u8, i16),
-    /// A constant.
-    Imm(u64),
-}
 
 type Callout1 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64) -> u64;
 type Callout2 = extern "sysv64" fn(&mut Env<'_, '_, '_>, u64, u64) -> u64;
@@ -105,57 +94,6 @@ fn cond_code(cond: JmpCond) -> Cond {
         JmpCond::Sge => Cond::Ge,
         JmpCond::Slt => Cond::L,
         JmpCond::Sle => Cond::Le,
-    }
-}
-
-/// A load or store, as [`Translator::memory`] emits it.
-#[derive(Clone, Copy, Debug)]
-enum Access {
-    Load {
-        d: u8,
-        s: u8,
-        off: i16,
-        bytes: u8,
-        signed: bool,
-    },
-    Store {
-        d: u8,
-        off: i16,
-        value: Arg,
-        bytes: u8,
-    },
-}
-
-impl Access {
-    fn load(d: u8, s: u8, off: i16, bytes: u8, signed: bool) -> Self {
-        Access::Load {
-            d,
-            s,
-            off,
-            bytes,
-            signed,
-        }
-    }
-
-    fn store(d: u8, off: i16, value: Arg, bytes: u8) -> Self {
-        Access::Store {
-            d,
-            off,
-            value,
-            bytes,
-        }
-    }
-
-    /// Base register, offset and size of the bytes touched.
-    fn address(self) -> (u8, i16, u8) {
-        match self {
-            Access::Load { s, off, bytes, .. } => (s, off, bytes),
-            Access::Store { d, off, bytes, .. } => (d, off, bytes),
-        }
-    }
-
-    fn writes(self) -> bool {
-        matches!(self, Access::Store { .. })
     }
 }
 
@@ -308,6 +246,9 @@ impl Translator {
         if let Some((cond, width, d, src, t)) = branch_of(op) {
             return self.branch(cond, size(width), host(d)?, src, t);
         }
+        if let Some(access) = access_of(op) {
+            return self.memory(pc, access);
+        }
         let atomic: Callout4 = runtime::atomic;
         let call: Callout1 = runtime::call;
         let enter: Callout1 = runtime::enter;
@@ -375,21 +316,6 @@ impl Translator {
                 a.jcc(Cond::E, self.epilogue);
                 a.ret();
             }
-            Op::Ldx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, false))?,
-            Op::Ldx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, false))?,
-            Op::Ldx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, false))?,
-            Op::Ldx64 { d, s, off } => self.memory(pc, Access::load(d, s, off, 8, false))?,
-            Op::LdxSx8 { d, s, off } => self.memory(pc, Access::load(d, s, off, 1, true))?,
-            Op::LdxSx16 { d, s, off } => self.memory(pc, Access::load(d, s, off, 2, true))?,
-            Op::LdxSx32 { d, s, off } => self.memory(pc, Access::load(d, s, off, 4, true))?,
-            Op::St8 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 1))?,
-            Op::St16 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 2))?,
-            Op::St32 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 4))?,
-            Op::St64 { d, off, k } => self.memory(pc, Access::store(d, off, Arg::Imm(k), 8))?,
-            Op::Stx8 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 1))?,
-            Op::Stx16 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 2))?,
-            Op::Stx32 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 4))?,
-            Op::Stx64 { d, s, off } => self.memory(pc, Access::store(d, off, Arg::Reg(s), 8))?,
             Op::Atomic32 { op, d, s, off } | Op::Atomic64 { op, d, s, off } => {
                 let args = [Arg::Addr(d, off), Arg::Reg(s), Arg::Reg(0)];
                 self.callout(atomic as usize, pc, &args)?;
@@ -522,7 +448,13 @@ impl Translator {
             self.access(access, i32::from(off))?;
             Some(general)
         } else {
-            self.direct(base, off, bytes, access.writes(), slow)?;
+            self.direct(
+                base,
+                off,
+                bytes,
+                matches!(access, Access::Store { .. }),
+                slow,
+            )?;
             self.access(access, 0)?;
             None
         };
@@ -542,7 +474,13 @@ impl Translator {
         let (base, off, bytes) = c.access.address();
         if let Some(general) = c.general {
             self.asm.bind(general);
-            self.direct(base, off, bytes, c.access.writes(), c.slow)?;
+            self.direct(
+                base,
+                off,
+                bytes,
+                matches!(c.access, Access::Store { .. }),
+                c.slow,
+            )?;
             self.access(c.access, 0)?;
             self.asm.jmp(c.done);
         }
