@@ -38,4 +38,13 @@ pub trait UserContext: Copy + core::fmt::Debug {
     /// may have edited: privilege, selectors and control flags are forced
     /// to their user-mode values, so no word can raise privilege.
     fn from_words(words: &[u64; CONTEXT_WORDS]) -> Self;
+
+    /// Takes from `from` the register state that [`to_words`](Self::to_words)
+    /// does not carry but the CPU would keep across the change (vector
+    /// registers, where the arch saves them in the context), for contexts
+    /// the kernel builds in place of a running one (upcalls). Nothing by
+    /// default.
+    fn keep_vector_state(&mut self, from: &Self) {
+        let _ = from;
+    }
 }

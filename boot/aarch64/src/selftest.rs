@@ -148,7 +148,11 @@ fn identity_map_installed() -> Result<(), Failure> {
     let s = state()?;
     let (mair, tcr, ttbr, sctlr) = mmu::translation_registers();
     ensure!(mair == tables::MAIR, "MAIR_EL1 {mair:#x}");
-    ensure!(tcr & 0x3f == 25, "TCR_EL1.T0SZ {}", tcr & 0x3f);
+    ensure!(
+        u64::from(64 - tables::VA_BITS) == tcr & 0x3f,
+        "TCR_EL1.T0SZ {}",
+        tcr & 0x3f
+    );
     ensure!(
         sctlr & 0b101 == 0b101,
         "SCTLR_EL1 {sctlr:#x}: MMU or caches off"
@@ -156,7 +160,7 @@ fn identity_map_installed() -> Result<(), Failure> {
     // SAFETY: read-only look at the static map the MMU is using.
     let map = unsafe { &*crate::IDENTITY_MAP.0.get() };
     ensure!(
-        ttbr & 0x0000_ffff_ffff_f000 == core::ptr::from_ref(&map.level1) as u64,
+        ttbr & 0x0000_ffff_ffff_f000 == core::ptr::from_ref(&map.level0) as u64,
         "TTBR0_EL1 {ttbr:#x} is not the kernel's table"
     );
     let code = identity_map_installed as *const () as usize as u64;

@@ -101,6 +101,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         usercopy::copy_out(&mut self.platform, &e.space, frame, &bytes)?;
         let mut start = C::new_user(handler.entry, frame - 8, kind);
         start.set_results(&[0, kind, frame]);
+        start.keep_vector_state(context);
         *context = start;
         if let Some(e) = self.env_mut(me) {
             e.in_upcall = true;
@@ -134,7 +135,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             b.copy_from_slice(chunk);
             *w = u64::from_le_bytes(b);
         }
-        *context = C::from_words(&words);
+        let mut resumed = C::from_words(&words);
+        resumed.keep_vector_state(context);
+        *context = resumed;
         if let Some(e) = self.env_mut(me) {
             e.in_upcall = false;
         }

@@ -13,13 +13,18 @@
 //! resumes) and `eret`s.
 //!
 //! The dispatcher handles:
+//! * `svc` from EL0: the registered system-call handler
+//!   ([`set_syscall_handler`]), which reads and rewrites the frame;
+//! * other synchronous exceptions from EL0: the user-fault handler
+//!   ([`set_user_fault_handler`]), which ends or upcalls the environment;
 //! * IRQs: handed to the GIC ([`super::gic::handle_irq`]), which
 //!   acknowledges, calls the registered handler and ends the interrupt;
 //! * `brk` with an immediate in [`PROBE_BRK`]: counted, recorded and
 //!   resumed after the instruction (the self-tests' probe; the compiler's
 //!   own traps, `brk #1` and the `brk #0xf00x` family, stay fatal);
 //!
-//! and everything else is fatal: [`fatal`] prints the exception class, the
+//! and everything else is fatal (an EL0 exception only when no handler
+//! is installed): [`fatal`] prints the exception class, the
 //! abort syndrome decoded, ELR/FAR/SPSR, all registers and a frame-pointer
 //! backtrace on the console without taking a lock, and exits with
 //! [`ExitCode::Panic`].
@@ -31,7 +36,7 @@ use crate::{Console, ExitCode};
 use aarch64_cpu::registers::{Readable, VBAR_EL1, Writeable};
 use core::fmt::Write;
 use core::ops::RangeInclusive;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// `brk` immediates the dispatcher resumes from (a probe: the handler
 /// records it and continues after the instruction).
@@ -202,6 +207,8 @@ exo_trap_common:
     mov x0, sp
     bl exo_trap_dispatch
 
+.global exo_trap_return
+exo_trap_return:
     add x2, sp, #304
     ldr x3, [x2, #512]
     ldr x4, [x2, #520]
@@ -252,6 +259,98 @@ exo_trap_common:
 
 unsafe extern "C" {
     static exo_exception_vectors: u8;
+    /// The restoring half of the common path: SP at a [`TrapFrame`].
+    fn exo_trap_return();
+}
+
+/// Bytes of the stack exceptions from EL0 run on.
+pub const ENTRY_STACK_BYTES: usize = 128 * 1024;
+
+/// The stack exceptions from EL0 run on: [`enter_user`] leaves SP_EL1 at
+/// its top, so every entry from user mode saves its frame there (as the
+/// TSS stack does on x86_64), apart from the boot stack.
+#[repr(C, align(16))]
+struct EntryStack(core::cell::UnsafeCell<[u8; ENTRY_STACK_BYTES]>);
+
+// SAFETY: only the CPU uses the memory, as a stack, through SP.
+unsafe impl Sync for EntryStack {}
+
+static ENTRY_STACK: EntryStack = EntryStack(core::cell::UnsafeCell::new([0; ENTRY_STACK_BYTES]));
+
+/// `[low, high)` of the entry stack.
+#[must_use]
+pub fn entry_stack() -> (u64, u64) {
+    let low = ENTRY_STACK.0.get() as u64;
+    (low, low + ENTRY_STACK_BYTES as u64)
+}
+
+/// A handler for exceptions the kernel passes on.
+pub type Handler = fn(&mut TrapFrame);
+
+static SYSCALL_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static USER_FAULT_HANDLER: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Installs the function called for every `svc` from EL0. It may rewrite
+/// the frame (results, or another environment's state).
+pub fn set_syscall_handler(handler: Handler) {
+    SYSCALL_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
+/// Installs the function called for synchronous exceptions from EL0 other
+/// than `svc` (aborts, undefined instructions, `brk`, alignment) instead
+/// of the fatal kernel dump.
+pub fn set_user_fault_handler(handler: Handler) {
+    USER_FAULT_HANDLER.store(handler as *mut (), Ordering::Release);
+}
+
+fn handler(slot: &AtomicPtr<()>) -> Option<Handler> {
+    let handler = slot.load(Ordering::Acquire);
+    // SAFETY: only the `set_*_handler` functions store into these slots,
+    // and they store `Handler`s.
+    (!handler.is_null()).then(|| unsafe { core::mem::transmute::<*mut (), Handler>(handler) })
+}
+
+/// Exception class of `svc` from AArch64.
+const EC_SVC64: u8 = 0x15;
+
+/// SPSR_EL1 bits user code may set: the condition flags N, Z, C, V.
+const SPSR_USER_FLAGS: u64 = 0xf000_0000;
+
+/// Whether `frame` was saved while the CPU ran EL0 code.
+#[must_use]
+pub fn from_user(frame: &TrapFrame) -> bool {
+    frame.spsr & 0b1111 == 0
+}
+
+/// Makes `frame` safe to return to EL0 with: EL0t (M = 0), AArch64, no
+/// exception masked, no single-step or illegal-state bit, only the
+/// condition flags kept.
+pub fn sanitize_user_frame(frame: &mut TrapFrame) {
+    frame.spsr &= SPSR_USER_FLAGS;
+}
+
+/// Leaves the kernel for EL0 with the registers in `frame`, on a fresh
+/// entry stack. The address space must already be active.
+pub fn enter_user(frame: &TrapFrame) -> ! {
+    let mut frame = *frame;
+    sanitize_user_frame(&mut frame);
+    let (_, top) = entry_stack();
+    let slot = (top - FRAME_BYTES as u64) as *mut TrapFrame;
+    // SAFETY: the slot is the top of the entry stack, which holds nothing
+    // while the kernel runs on its boot stack or unwinds into user mode;
+    // `exo_trap_return` restores exactly a `TrapFrame` from SP, leaves SP
+    // at the stack's top and `eret`s to the EL0 state sanitised above.
+    unsafe {
+        slot.write(frame);
+        core::arch::asm!(
+            "msr daifset, #0xf",
+            "mov sp, {slot}",
+            "b {ret}",
+            slot = in(reg) slot,
+            ret = sym exo_trap_return,
+            options(noreturn)
+        )
+    }
 }
 
 /// Exceptions taken (all kinds).
@@ -315,9 +414,20 @@ pub fn probes() -> (u64, u16, u64) {
 extern "C" fn exo_trap_dispatch(frame: &mut TrapFrame) {
     TAKEN.fetch_add(1, Ordering::Relaxed);
     let vector = Vector(frame.vector);
-    if vector.is_irq() && vector.from_el1() {
+    if vector.is_irq() && vector.0 < 12 {
         super::gic::handle_irq(frame);
         return;
+    }
+    if vector.0 == 8 {
+        let slot = if esr::class(frame.esr) == EC_SVC64 {
+            &SYSCALL_HANDLER
+        } else {
+            &USER_FAULT_HANDLER
+        };
+        if let Some(h) = handler(slot) {
+            h(frame);
+            return;
+        }
     }
     if vector.is_synchronous()
         && vector.from_el1()
@@ -427,7 +537,9 @@ fn write_registers(w: &mut impl Write, f: &TrapFrame) {
 fn plausible_frame(fp: u64) -> bool {
     let low = STACK_LOW.load(Ordering::Relaxed);
     let high = STACK_HIGH.load(Ordering::Relaxed);
-    fp.is_multiple_of(16) && fp >= low && fp.saturating_add(16) <= high
+    let (entry_low, entry_high) = entry_stack();
+    let inside = |low, high| fp >= low && fp.saturating_add(16) <= high;
+    fp.is_multiple_of(16) && (inside(low, high) || inside(entry_low, entry_high))
 }
 
 /// Whether `address` lies in the kernel text (any address when no bounds
@@ -477,4 +589,77 @@ pub fn backtrace_here() {
     // SAFETY: reads x29 only.
     unsafe { core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack)) };
     write_backtrace(&mut EmergencyWriter, None, fp);
+}
+
+/// The aarch64 exo ABI (docs/EXO_ABI.md): `svc #0` with the call number
+/// in x8, arguments in x0–x5, results in x0–x5.
+impl crate::context::UserContext for TrapFrame {
+    /// EL0t with no exception masked, `arg` in x0.
+    fn new_user(entry: u64, stack: u64, arg: u64) -> Self {
+        let mut x = [0; 31];
+        x[0] = arg;
+        TrapFrame {
+            x,
+            sp: 0,
+            elr: entry,
+            spsr: 0,
+            esr: 0,
+            far: 0,
+            sp_el0: stack & !15,
+            vector: 8,
+            q: [0; 32],
+            fpcr: 0,
+            fpsr: 0,
+        }
+    }
+
+    fn syscall_number(&self) -> u64 {
+        self.x[8]
+    }
+
+    fn syscall_args(&self) -> [u64; 6] {
+        [
+            self.x[0], self.x[1], self.x[2], self.x[3], self.x[4], self.x[5],
+        ]
+    }
+
+    /// Value `i` in x`i`: x0 is both the result and the first argument
+    /// register.
+    fn set_results(&mut self, values: &[u64]) {
+        for (slot, value) in self.x.iter_mut().take(6).zip(values) {
+            *slot = *value;
+        }
+    }
+
+    fn instruction_pointer(&self) -> u64 {
+        self.elr
+    }
+
+    /// x0–x30, SP_EL0, PC, PSTATE.
+    fn to_words(&self) -> [u64; crate::context::CONTEXT_WORDS] {
+        let mut w = [0; crate::context::CONTEXT_WORDS];
+        w[..31].copy_from_slice(&self.x);
+        w[31] = self.sp_el0;
+        w[32] = self.elr;
+        w[33] = self.spsr;
+        w
+    }
+
+    fn from_words(w: &[u64; crate::context::CONTEXT_WORDS]) -> Self {
+        let mut frame = Self::new_user(w[32], 0, 0);
+        frame.x.copy_from_slice(&w[..31]);
+        frame.sp_el0 = w[31];
+        frame.spsr = w[33];
+        sanitize_user_frame(&mut frame);
+        frame
+    }
+
+    /// The SIMD registers and FPCR/FPSR live in the frame here (on x86_64
+    /// they stay in the CPU), so a frame rebuilt from words takes them
+    /// from the one it replaces.
+    fn keep_vector_state(&mut self, from: &Self) {
+        self.q = from.q;
+        self.fpcr = from.fpcr;
+        self.fpsr = from.fpsr;
+    }
 }

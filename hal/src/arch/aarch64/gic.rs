@@ -7,7 +7,12 @@
 //! ICC_EOIR1_EL1) with SGIs and PPIs configured in this CPU's
 //! redistributor, found by its affinity. Everything runs on the boot CPU
 //! with IRQs masked while it is configured; handlers are plain functions
-//! registered per interrupt ID and run with IRQs masked.
+//! registered per interrupt ID (or one for every SPI routed to an
+//! environment) and run with IRQs masked, after the interrupt has ended:
+//! a handler may switch the interrupted frame to another environment or
+//! idle waiting for the next interrupt, so nothing may be left to do after
+//! it returns. An SPI for an environment is disabled before it ends, so a
+//! level-triggered source cannot storm before its owner acknowledges it.
 
 use super::cpu;
 use super::exceptions::TrapFrame;
@@ -22,6 +27,7 @@ const GICD_ISENABLER: u64 = 0x100;
 const GICD_ICENABLER: u64 = 0x180;
 const GICD_ICPENDR: u64 = 0x280;
 const GICD_IPRIORITYR: u64 = 0x400;
+const GICD_ICFGR: u64 = 0xc00;
 const GICD_ITARGETSR: u64 = 0x800;
 const GICD_IROUTER: u64 = 0x6000;
 /// Peripheral ID 2 of a GICv2 distributor (4 KiB frame).
@@ -134,7 +140,12 @@ static DISTRIBUTOR: AtomicU64 = AtomicU64::new(0);
 /// GICv2: the CPU interface. GICv3: this CPU's redistributor.
 static CPU_SIDE: AtomicU64 = AtomicU64::new(0);
 static LINES: AtomicU32 = AtomicU32::new(0);
-/// Handlers, as `fn(u32)` pointers (0: none).
+/// What a handler gets: the interrupt ID and the interrupted frame.
+pub type Handler = fn(u32, &mut TrapFrame);
+
+/// The handler for SPIs without their own, as a [`Handler`] (0: none).
+static SPI_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// Handlers, as [`Handler`] pointers (0: none).
 static HANDLERS: [AtomicUsize; MAX_HANDLED] = [const { AtomicUsize::new(0) }; MAX_HANDLED];
 static HANDLED: AtomicU64 = AtomicU64::new(0);
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
@@ -372,8 +383,39 @@ fn find_redistributor(base: u64, len: u64, affinity: u64) -> Option<u64> {
 ///
 /// # Panics
 /// If `intid` is not below [`MAX_HANDLED`].
-pub fn register(intid: u32, handler: fn(u32)) {
+pub fn register(intid: u32, handler: Handler) {
     HANDLERS[intid as usize].store(handler as usize, Ordering::Release);
+}
+
+/// Registers the handler for every SPI (INTID 32 and up) without a
+/// handler of its own: the lines environments bind. The line is disabled
+/// before the handler runs; its owner re-enables it.
+pub fn set_spi_handler(handler: Handler) {
+    SPI_HANDLER.store(handler as usize, Ordering::Release);
+}
+
+/// Sets SPI `intid` level-triggered or edge-triggered (GICD_ICFGR).
+/// Returns false for an SGI/PPI, a line the GIC lacks, or no GIC.
+pub fn configure(intid: u32, level: bool) -> bool {
+    if intid < 32 || intid >= LINES.load(Ordering::Relaxed).min(SPURIOUS_FIRST) {
+        return false;
+    }
+    let distributor = DISTRIBUTOR.load(Ordering::Relaxed);
+    if VERSION.load(Ordering::Acquire) == 0 {
+        return false;
+    }
+    let register = distributor + GICD_ICFGR + 4 * u64::from(intid / 16);
+    let edge_bit = 1u32 << (2 * (intid % 16) + 1);
+    let value = read32(register);
+    write32(
+        register,
+        if level {
+            value & !edge_bit
+        } else {
+            value | edge_bit
+        },
+    );
+    true
 }
 
 /// Enables `intid` at [`DEFAULT_PRIORITY`], routed to this CPU.
@@ -467,18 +509,23 @@ pub fn handle_irq(frame: &mut TrapFrame) {
     LAST_INTID.store(intid, Ordering::Relaxed);
     LAST_ELR.store(frame.elr, Ordering::Relaxed);
     LAST_SPSR.store(frame.spsr, Ordering::Relaxed);
-    let handler = HANDLERS
+    let mut handler = HANDLERS
         .get(intid as usize)
         .map_or(0, |h| h.load(Ordering::Acquire));
+    if handler == 0 && intid >= 32 {
+        handler = SPI_HANDLER.load(Ordering::Acquire);
+        disable(intid);
+    }
     if handler == 0 {
         UNHANDLED.fetch_add(1, Ordering::Relaxed);
         disable(intid);
-    } else {
-        // SAFETY: the slot holds 0 or a value `register` stored from a
-        // `fn(u32)`, and it is not 0.
-        let handler: fn(u32) = unsafe { core::mem::transmute::<usize, fn(u32)>(handler) };
-        handler(intid);
-        HANDLED.fetch_add(1, Ordering::Relaxed);
+        end_of_interrupt(iar);
+        return;
     }
     end_of_interrupt(iar);
+    HANDLED.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the slots hold 0 or a value `register`/`set_spi_handler`
+    // stored from a `Handler`, and this one is not 0.
+    let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(handler) };
+    handler(intid, frame);
 }

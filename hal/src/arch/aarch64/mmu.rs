@@ -80,7 +80,7 @@ pub unsafe fn enter_el1(
 ) -> ! {
     let mair = tables::MAIR;
     let tcr = tables::tcr(cpu::pa_range());
-    let ttbr = core::ptr::from_ref(&map.level1) as u64;
+    let ttbr = core::ptr::from_ref(&map.level0) as u64;
     let entry = entry as usize as u64;
     if cpu::current_el() == 2 {
         if cpu::has_gic_system_registers() {

@@ -29,6 +29,8 @@ pub mod image;
 pub mod mmu;
 #[cfg(any(test, target_arch = "aarch64"))]
 pub mod ns16550;
+#[cfg(target_arch = "aarch64")]
+pub mod paging;
 #[cfg(any(test, target_arch = "aarch64"))]
 pub mod pl011;
 #[cfg(target_arch = "aarch64")]

@@ -10,6 +10,15 @@
 //! gigabyte holding both RAM and a device from the device tree is split
 //! into 2 MiB blocks. Devices are never executable, RAM never at EL0.
 //!
+//! The walk starts at level 0 (48-bit virtual addresses, T0SZ = 16): the
+//! kernel's level-0 table has one entry, slot 0, pointing at the level-1
+//! table of the identity map; every environment's level-0 table shares
+//! that entry and keeps slots 1–511 (from [`USER_START`], 512 GiB, up to
+//! [`USER_END`], 256 TiB) for its own pages, built by the walker at the end
+//! of this file ([`map_user`], [`user_leaf`], [`release_user_tables`]).
+//! So user addresses never overlap physical ones, and the kernel's map is
+//! the same in every address space.
+//!
 //! W^X: RAM is not executable at EL1 either, except the kernel's code.
 //! [`IdentityMap::protect_image`] splits the 2 MiB blocks the kernel image
 //! spans into 4 KiB pages and maps each after its PE/COFF section
@@ -31,12 +40,19 @@ pub const ATTR_NORMAL_UNCACHED: u64 = 2;
 /// 2 Normal non-cacheable (0x44).
 pub const MAIR: u64 = 0x04 | (0xff << 8) | (0x44 << 16);
 
-/// Virtual (and so physical) address bits the identity map covers.
-pub const VA_BITS: u32 = 39;
+/// Virtual address bits of TTBR0 (a four-level walk from level 0).
+pub const VA_BITS: u32 = 48;
+/// Physical address bits the identity map covers (level-0 slot 0).
+pub const IDENTITY_BITS: u32 = 39;
 /// One past the highest identity-mapped address (512 GiB).
-pub const MAPPED_LIMIT: u64 = 1 << VA_BITS;
+pub const MAPPED_LIMIT: u64 = 1 << IDENTITY_BITS;
+/// First user virtual address: level-0 slot 1.
+pub const USER_START: u64 = MAPPED_LIMIT;
+/// One past the last user virtual address.
+pub const USER_END: u64 = 1 << VA_BITS;
 
 use super::image::{Access, ImageLayout};
+use crate::mmu::{Access as UserAccess, MapError, Translation};
 
 const GIB: u64 = 1 << 30;
 const BLOCK_2M: u64 = 1 << 21;
@@ -65,8 +81,7 @@ pub const PXN: u64 = 1 << 53;
 pub const UXN: u64 = 1 << 54;
 const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
 
-/// TCR_EL1 for the identity map: TTBR0 only (EPD1), 4 KiB granule, 39-bit
-/// VA, inner-shareable write-back walks, and `ips` (the
+/// TCR_EL1: TTBR0 only (EPD1), 4 KiB granule, 48-bit VA, inner-shareable write-back walks, and `ips` (the
 /// ID_AA64MMFR0_EL1.PARange field) as the output size.
 #[must_use]
 pub const fn tcr(ips: u64) -> u64 {
@@ -97,12 +112,14 @@ pub const fn pa_bits(pa_range: u64) -> u32 {
 #[repr(C, align(4096))]
 pub struct Table(pub [u64; 512]);
 
-/// The level-1 table, the level-2 tables split gigabytes use and the
-/// level-3 tables of the kernel image. Lives in the kernel image (`.bss`),
-/// so its address is physical.
+/// The level-0 and level-1 tables, the level-2 tables split gigabytes use
+/// and the level-3 tables of the kernel image. Lives in the kernel image
+/// (`.bss`), so its address is physical.
 #[derive(Clone, Debug)]
 #[repr(C, align(4096))]
 pub struct IdentityMap {
+    /// Level 0: slot 0 points at `level1`, the rest belong to user spaces.
+    pub level0: Table,
     /// Level 1: 512 entries of 1 GiB.
     pub level1: Table,
     /// Level 2 tables for split gigabytes.
@@ -211,6 +228,7 @@ impl IdentityMap {
     pub const fn new() -> Self {
         const EMPTY: Table = Table([0; 512]);
         Self {
+            level0: EMPTY,
             level1: EMPTY,
             level2: [EMPTY; SPLIT_TABLES],
             level3: [EMPTY; IMAGE_TABLES],
@@ -229,6 +247,7 @@ impl IdentityMap {
             ..MapReport::default()
         };
         self.used3 = 0;
+        self.level0.0[0] = (&self.level1 as *const Table as u64) | TABLE;
         let mut next_table = 0;
         for (i, entry) in self.level1.0.iter_mut().enumerate() {
             let base = i as u64 * GIB;
@@ -365,6 +384,11 @@ impl IdentityMap {
     /// walking the tables as the MMU would (identity-mapped table
     /// addresses); `None` when unmapped.
     pub fn lookup(&self, address: u64) -> Option<(u64, u8)> {
+        if address >= MAPPED_LIMIT
+            || self.level0.0[0] & ADDRESS_MASK != &self.level1 as *const Table as u64
+        {
+            return None;
+        }
         let entry = *self.level1.0.get((address / GIB) as usize)?;
         if entry & VALID == 0 {
             return None;
@@ -389,6 +413,155 @@ impl IdentityMap {
 impl Default for IdentityMap {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// User address spaces.
+
+/// Not global: the TLB tags the entry with the address space (nG).
+const NOT_GLOBAL: u64 = 1 << 11;
+/// A table descriptor's PXNTable bit: nothing below it executes at EL1.
+const PXN_TABLE: u64 = 1 << 59;
+/// Output address of a level-3 descriptor.
+const PAGE_ADDRESS: u64 = ADDRESS_MASK;
+
+/// The level-3 descriptor of a user page at `phys` with `access`: EL0
+/// accessible, not global, never executable at EL1, executable at EL0
+/// only when asked (and never for device memory), read-only unless
+/// writable.
+#[must_use]
+pub const fn user_page(phys: u64, access: UserAccess) -> u64 {
+    let mut d = (phys & PAGE_ADDRESS) | PAGE | ACCESS_FLAG | NOT_GLOBAL | EL0_ACCESS | PXN;
+    if access.device {
+        d |= (ATTR_DEVICE << 2) | UXN;
+    } else {
+        d |= (ATTR_NORMAL << 2) | INNER_SHAREABLE;
+        if !access.execute {
+            d |= UXN;
+        }
+    }
+    if !access.write {
+        d |= READ_ONLY;
+    }
+    d
+}
+
+/// What a user level-3 descriptor maps, or `None` if it is not a valid
+/// user page.
+#[must_use]
+pub const fn user_translation(d: u64) -> Option<Translation> {
+    if d & 0b11 != PAGE || d & EL0_ACCESS == 0 {
+        return None;
+    }
+    let device = (d >> 2) & 0b111 == ATTR_DEVICE;
+    Some(Translation {
+        phys: d & PAGE_ADDRESS,
+        access: UserAccess {
+            write: d & READ_ONLY == 0,
+            execute: d & UXN == 0,
+            device,
+        },
+    })
+}
+
+/// Reads and writes translation-table entries by the table's physical
+/// address: the kernel's identity map on the target, a model in tests.
+pub trait TableMemory {
+    /// Entry `index` of the table at `table`.
+    fn read(&self, table: u64, index: usize) -> u64;
+    /// Sets entry `index` of the table at `table`.
+    fn write(&mut self, table: u64, index: usize, value: u64);
+}
+
+/// The index of `virt` in its level-`level` table (0–3).
+const fn index(virt: u64, level: u32) -> usize {
+    ((virt >> (39 - 9 * level)) & 511) as usize
+}
+
+/// The level-3 table and index holding `virt`'s descriptor in the space
+/// rooted at `root`, allocating missing tables with `allocate` (zeroed
+/// frames) when it is `Some`.
+///
+/// # Errors
+/// [`MapError::NotUser`] for an address outside the user range or under a
+/// block; [`MapError::NotMapped`] when a table is missing and `allocate`
+/// is `None`; [`MapError::OutOfFrames`] when `allocate` fails.
+pub fn user_leaf(
+    memory: &mut dyn TableMemory,
+    root: u64,
+    virt: u64,
+    mut allocate: Option<&mut dyn FnMut() -> Option<u64>>,
+) -> Result<(u64, usize), MapError> {
+    if !(USER_START..USER_END).contains(&virt) {
+        return Err(MapError::NotUser);
+    }
+    let mut table = root;
+    for level in 0..3 {
+        let i = index(virt, level);
+        let entry = memory.read(table, i);
+        table = match entry & 0b11 {
+            TABLE => entry & ADDRESS_MASK,
+            BLOCK => return Err(MapError::NotUser),
+            _ => {
+                let Some(allocate) = allocate.as_mut() else {
+                    return Err(MapError::NotMapped);
+                };
+                let next = allocate().ok_or(MapError::OutOfFrames)?;
+                memory.write(table, i, (next & ADDRESS_MASK) | TABLE | PXN_TABLE);
+                next & ADDRESS_MASK
+            }
+        };
+    }
+    Ok((table, index(virt, 3)))
+}
+
+/// Maps user page `virt` to `phys` in the space rooted at `root`.
+///
+/// # Errors
+/// As [`user_leaf`], and [`MapError::AlreadyMapped`].
+pub fn map_user(
+    memory: &mut dyn TableMemory,
+    root: u64,
+    virt: u64,
+    phys: u64,
+    access: UserAccess,
+    allocate: &mut dyn FnMut() -> Option<u64>,
+) -> Result<(), MapError> {
+    let (table, i) = user_leaf(memory, root, virt, Some(allocate))?;
+    if memory.read(table, i) & VALID != 0 {
+        return Err(MapError::AlreadyMapped);
+    }
+    memory.write(table, i, user_page(phys, access));
+    Ok(())
+}
+
+/// Frees every user table of the space rooted at `root` (level-0 slots 1
+/// and up; slot 0 is the shared identity map), deepest first, then clears
+/// the root's user slots. The pages the tables pointed at are not freed.
+pub fn release_user_tables(memory: &mut dyn TableMemory, root: u64, release: &mut dyn FnMut(u64)) {
+    for i0 in 1..512 {
+        let e0 = memory.read(root, i0);
+        if e0 & 0b11 != TABLE {
+            continue;
+        }
+        let l1 = e0 & ADDRESS_MASK;
+        for i1 in 0..512 {
+            let e1 = memory.read(l1, i1);
+            if e1 & 0b11 != TABLE {
+                continue;
+            }
+            let l2 = e1 & ADDRESS_MASK;
+            for i2 in 0..512 {
+                let e2 = memory.read(l2, i2);
+                if e2 & 0b11 == TABLE {
+                    release(e2 & ADDRESS_MASK);
+                }
+            }
+            release(l2);
+        }
+        release(l1);
+        memory.write(root, i0, 0);
     }
 }
 
@@ -542,10 +715,192 @@ mod tests {
     #[test]
     fn tcr_fields() {
         let t = tcr(4);
-        assert_eq!(t & 0x3f, 25);
+        assert_eq!(t & 0x3f, 16, "48-bit VA: the walk starts at level 0");
         assert_eq!((t >> 32) & 0b111, 4);
         assert_ne!(t & (1 << 23), 0, "TTBR1 walks disabled");
         assert_eq!((t >> 14) & 0b11, 0, "4 KiB granule");
         assert_eq!(pa_bits(4), 44);
+    }
+
+    /// Translation tables as a map from a table's physical address to its
+    /// entries; a table never written reads as zeroes (a fresh frame).
+    #[derive(Default)]
+    struct Model(std::collections::BTreeMap<u64, std::boxed::Box<[u64; 512]>>);
+
+    impl TableMemory for Model {
+        fn read(&self, table: u64, index: usize) -> u64 {
+            self.0.get(&table).map_or(0, |t| t[index])
+        }
+        fn write(&mut self, table: u64, index: usize, value: u64) {
+            self.0.entry(table).or_insert_with(|| Box::new([0; 512]))[index] = value;
+        }
+    }
+
+    const ROOT: u64 = 0x4000_0000;
+
+    fn frames() -> impl FnMut() -> Option<u64> {
+        let mut next = ROOT;
+        move || {
+            next += PAGE_4K;
+            Some(next)
+        }
+    }
+
+    #[test]
+    fn user_pages_are_mapped_through_four_levels_beside_the_identity_map() {
+        let mut m = Model::default();
+        let kernel_slot = 0x4fff_f000 | TABLE;
+        m.write(ROOT, 0, kernel_slot);
+        let mut allocate = frames();
+        let code = USER_START + 0x1000;
+        let data = USER_END - PAGE_4K;
+        map_user(
+            &mut m,
+            ROOT,
+            code,
+            0x4123_4000,
+            UserAccess::READ_EXECUTE,
+            &mut allocate,
+        )
+        .expect("mapped");
+        map_user(
+            &mut m,
+            ROOT,
+            data,
+            0x4567_8000,
+            UserAccess::READ_WRITE,
+            &mut allocate,
+        )
+        .expect("mapped");
+        // Two walks, disjoint below level 0: 2 × 3 tables.
+        assert_eq!(m.0.len(), 1 + 6);
+        assert_eq!(
+            m.read(ROOT, 0),
+            kernel_slot,
+            "the kernel's slot is untouched"
+        );
+        let (t, i) = user_leaf(&mut m, ROOT, code, None).expect("present");
+        let d = m.read(t, i);
+        assert_eq!(
+            user_translation(d),
+            Some(Translation {
+                phys: 0x4123_4000,
+                access: UserAccess::READ_EXECUTE
+            })
+        );
+        assert_ne!(d & PXN, 0, "user code never runs at EL1");
+        assert_eq!(d & UXN, 0);
+        assert_ne!(d & READ_ONLY, 0);
+        assert_ne!(d & NOT_GLOBAL, 0);
+        let (t, i) = user_leaf(&mut m, ROOT, data, None).expect("present");
+        let d = m.read(t, i);
+        assert_eq!(d & READ_ONLY, 0);
+        assert_ne!(d & UXN, 0);
+        assert_eq!(
+            map_user(
+                &mut m,
+                ROOT,
+                code,
+                0x4000_0000,
+                UserAccess::READ,
+                &mut allocate
+            ),
+            Err(MapError::AlreadyMapped)
+        );
+        // Every table entry on the way is PXNTable.
+        let e0 = m.read(ROOT, index(code, 0));
+        assert_eq!(e0 & (0b11 | PXN_TABLE), TABLE | PXN_TABLE);
+    }
+
+    #[test]
+    fn the_identity_range_and_beyond_48_bits_are_not_user() {
+        let mut m = Model::default();
+        let mut allocate = frames();
+        for virt in [
+            0,
+            0x4000_0000,
+            MAPPED_LIMIT - PAGE_4K,
+            USER_END,
+            u64::MAX & !0xfff,
+        ] {
+            assert_eq!(
+                map_user(
+                    &mut m,
+                    ROOT,
+                    virt,
+                    0x4000_0000,
+                    UserAccess::READ,
+                    &mut allocate
+                ),
+                Err(MapError::NotUser),
+                "{virt:#x}"
+            );
+        }
+        assert!(m.0.is_empty(), "nothing was written");
+        assert_eq!(
+            user_leaf(&mut m, ROOT, USER_START, None),
+            Err(MapError::NotMapped)
+        );
+    }
+
+    #[test]
+    fn device_pages_are_uncached_and_never_executable() {
+        let access = UserAccess {
+            write: true,
+            execute: true,
+            device: true,
+        };
+        let d = user_page(0x0900_0000, access);
+        assert!(!is_normal(d));
+        assert_eq!((d >> 2) & 0b111, ATTR_DEVICE);
+        assert_ne!(d & UXN, 0);
+        assert_eq!(
+            user_translation(d).map(|t| t.access),
+            Some(UserAccess {
+                write: true,
+                execute: false,
+                device: true
+            })
+        );
+        // A kernel page is not a user translation.
+        assert_eq!(user_translation(page(0x4000_0000, Access::ReadWrite)), None);
+    }
+
+    #[test]
+    fn out_of_frames_is_reported_and_tables_are_released() {
+        let mut m = Model::default();
+        let mut none = || None;
+        assert_eq!(
+            map_user(
+                &mut m,
+                ROOT,
+                USER_START,
+                0x4000_0000,
+                UserAccess::READ,
+                &mut none
+            ),
+            Err(MapError::OutOfFrames)
+        );
+        let mut allocate = frames();
+        for k in 0..4u64 {
+            let virt = USER_START + k * (1 << 30) + 0x2000;
+            map_user(
+                &mut m,
+                ROOT,
+                virt,
+                0x4000_0000,
+                UserAccess::READ,
+                &mut allocate,
+            )
+            .expect("mapped");
+        }
+        // One level-1 table, four level-2 and four level-3 tables.
+        let mut released = std::vec::Vec::new();
+        release_user_tables(&mut m, ROOT, &mut |t| released.push(t));
+        assert_eq!(released.len(), 9);
+        released.sort_unstable();
+        released.dedup();
+        assert_eq!(released.len(), 9, "each table once");
+        assert_eq!(m.read(ROOT, 1), 0);
     }
 }

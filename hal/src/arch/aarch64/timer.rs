@@ -6,10 +6,23 @@
 //! the previous one, so the tick does not drift with interrupt latency; a
 //! tick that finds the next deadline already past (the CPU was held up,
 //! which TCG does) restarts one interval from now and counts the miss.
+//! After that the tick calls the hook the kernel installed ([`set_hook`],
+//! the scheduler's preemption point) with the interrupted frame.
 
+use super::exceptions::TrapFrame;
 use super::{cpu, gic};
 use aarch64_cpu::registers::{CNTV_CTL_EL0, CNTV_CVAL_EL0, Readable, Writeable};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+/// The function each tick calls after re-arming (null: none).
+static HOOK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Installs the function every tick calls with the interrupted frame,
+/// after the next deadline is set; it may switch the frame to another
+/// environment.
+pub fn set_hook(hook: fn(&mut TrapFrame)) {
+    HOOK.store(hook as *mut (), Ordering::Release);
+}
 
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
 static TICKS: AtomicU64 = AtomicU64::new(0);
@@ -96,7 +109,7 @@ pub fn stop() {
 }
 
 /// The timer interrupt: count, and move the deadline one interval on.
-fn tick(_intid: u32) {
+fn tick(_intid: u32, frame: &mut TrapFrame) {
     let interval = INTERVAL.load(Ordering::Relaxed);
     let now = cpu::counter();
     let mut next = CNTV_CVAL_EL0.get().wrapping_add(interval);
@@ -109,6 +122,13 @@ fn tick(_intid: u32) {
     CNTV_CVAL_EL0.set(next);
     LAST_TICK.store(now, Ordering::Relaxed);
     TICKS.fetch_add(1, Ordering::Release);
+    let hook = HOOK.load(Ordering::Acquire);
+    if !hook.is_null() {
+        // SAFETY: only `set_hook` stores into the slot, and it stores a
+        // `fn(&mut TrapFrame)`.
+        let hook = unsafe { core::mem::transmute::<*mut (), fn(&mut TrapFrame)>(hook) };
+        hook(frame);
+    }
 }
 
 /// What the tick has done so far.
