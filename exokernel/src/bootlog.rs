@@ -60,6 +60,25 @@ impl<const N: usize> BootLog<N> {
             (&self.bytes[split..], &self.bytes[..split])
         }
     }
+
+    /// Copies retained bytes from `offset` (0 is the oldest retained byte)
+    /// into `buf`; returns how many were copied (0 at or past the end).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
+        let (a, b) = self.contents();
+        let mut start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut copied = 0;
+        for part in [a, b] {
+            if start >= part.len() {
+                start -= part.len();
+                continue;
+            }
+            let n = (part.len() - start).min(buf.len() - copied);
+            buf[copied..copied + n].copy_from_slice(&part[start..start + n]);
+            copied += n;
+            start = 0;
+        }
+        copied
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +112,22 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn read_at_is_a_window_of_the_contents(
+            data in proptest::collection::vec(0u8..255, 0..80),
+            offset in 0u64..90,
+            len in 0usize..40,
+        ) {
+            let mut log = BootLog::<32>::new();
+            log.write(&data);
+            let all = joined(&log);
+            let mut buf = alloc::vec![0u8; len];
+            let n = log.read_at(offset, &mut buf);
+            let from = (offset as usize).min(all.len());
+            let expected = &all[from..(from + len).min(all.len())];
+            proptest::prop_assert_eq!(&buf[..n], expected);
+        }
+
         #[test]
         fn ring_equals_tail_of_everything(chunks in proptest::collection::vec(proptest::collection::vec(0u8..255, 0..40), 0..20)) {
             let mut log = BootLog::<32>::new();

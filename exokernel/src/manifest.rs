@@ -8,6 +8,7 @@
 //! code checks the ranges against RAM and the kernel's own devices before
 //! granting anything.
 
+use crate::cap::{Capability, Level, Resource, Rights};
 use arrayvec::ArrayVec;
 
 /// Most grants one module may ask for.
@@ -103,9 +104,104 @@ pub fn parse(words: &str) -> Result<ArrayVec<Grant, MAX_GRANTS>, ManifestError<'
     Ok(grants)
 }
 
+/// Why a parsed grant is not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GrantRefused {
+    /// The MMIO range overlaps RAM the firmware reported.
+    #[error("overlaps RAM")]
+    Ram,
+    /// The MMIO range overlaps a device the kernel drives itself.
+    #[error("overlaps a device the kernel uses")]
+    KernelDevice,
+}
+
+/// The capability a boot environment gets for `grant`: IRQ lines with
+/// bind/grant/derive, or MMIO with read/write/map/grant/derive when the
+/// range is neither RAM (`memory`, any non-reserved region) nor one of the
+/// kernel's own devices (`reserved`, `[start, end)` ranges). The policy
+/// both boot paths share.
+///
+/// # Errors
+/// See [`GrantRefused`].
+pub fn capability_for(
+    grant: Grant,
+    memory: &[hal::MemoryRegion],
+    reserved: &[(u64, u64)],
+) -> Result<Capability, GrantRefused> {
+    let level = Level::new(8).unwrap_or(Level::HIGHEST);
+    match grant {
+        Grant::Irq { first, last } => Ok(Capability::new(
+            Resource::Irq {
+                first,
+                count: last - first + 1,
+            },
+            Rights::BIND | Rights::GRANT | Rights::DERIVE,
+            level,
+        )),
+        Grant::Mmio { base, len } => {
+            let end = base + len;
+            if memory
+                .iter()
+                .any(|r| r.kind != hal::MemoryKind::Reserved && r.start < end && base < r.end())
+            {
+                return Err(GrantRefused::Ram);
+            }
+            if reserved.iter().any(|&(s, e)| s < end && base < e) {
+                return Err(GrantRefused::KernelDevice);
+            }
+            Ok(Capability::new(
+                Resource::Mmio { base, len },
+                Rights::READ | Rights::WRITE | Rights::MAP | Rights::GRANT | Rights::DERIVE,
+                level,
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_become_capabilities_unless_they_touch_ram_or_kernel_devices() {
+        let memory = [hal::MemoryRegion {
+            start: 0x4000_0000,
+            len: 0x1000_0000,
+            kind: hal::MemoryKind::Usable,
+        }];
+        let kernel = [(0x0900_0000, 0x0900_1000)];
+        let irq = capability_for(Grant::Irq { first: 3, last: 5 }, &memory, &kernel).expect("irq");
+        assert_eq!(irq.resource, Resource::Irq { first: 3, count: 3 });
+        assert!(irq.rights.contains(Rights::BIND));
+        let mmio = Grant::Mmio {
+            base: 0x0a00_0000,
+            len: 0x1000,
+        };
+        let cap = capability_for(mmio, &memory, &kernel).expect("mmio");
+        assert!(cap.rights.contains(Rights::MAP | Rights::WRITE));
+        assert_eq!(
+            capability_for(
+                Grant::Mmio {
+                    base: 0x4fff_f000,
+                    len: 0x2000
+                },
+                &memory,
+                &kernel
+            ),
+            Err(GrantRefused::Ram)
+        );
+        assert_eq!(
+            capability_for(
+                Grant::Mmio {
+                    base: 0x0900_0000,
+                    len: 0x1000
+                },
+                &memory,
+                &kernel
+            ),
+            Err(GrantRefused::KernelDevice)
+        );
+    }
 
     #[test]
     fn grants_parse() {

@@ -41,6 +41,8 @@ pub struct Aarch64Scenario {
     pub machine: &'static str,
     /// The `-cpu` argument.
     pub cpu: &'static str,
+    /// Boot modules (`program [manifest…]` lines for `EFI/exo/modules.txt`).
+    pub modules: &'static [&'static str],
     /// Requirements.
     pub expect: Expect,
     /// Hard limit on the run.
@@ -121,6 +123,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "test",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&[
                 "started at EL1",
                 "DT: console /pl011@9000000 (stdout-path): PL011 at 0x9000000",
@@ -144,6 +147,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "test timer_hz=250",
             machine: "virt,acpi=off,virtualization=on,gic-version=3",
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: self_test_pass(&[
                 "started at EL2",
                 "entered at EL2, dropped to EL1",
@@ -164,6 +168,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "crash=panic",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: crash(&[
                 "!!! KERNEL PANIC at",
                 "deliberate panic",
@@ -177,6 +182,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "crash=pagefault",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: crash(&[
                 "!!! EXCEPTION: synchronous from EL1 at ELR",
                 "ESR 0x96000044 (data abort), FAR 0x8000001000",
@@ -196,6 +202,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "fault=write-text",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: crash(&[
                 "breaking W^X on purpose: WriteText",
                 "(data abort)",
@@ -210,6 +217,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "fault=exec-data",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: crash(&[
                 "breaking W^X on purpose: ExecData",
                 "(instruction abort)",
@@ -223,6 +231,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             cmdline: "crash=ud",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
+            modules: &[],
             expect: crash(&[
                 "!!! EXCEPTION: synchronous from EL1 at ELR",
                 "(unknown reason (undefined instruction))",
@@ -232,7 +241,44 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             ]),
             timeout,
         },
+        Aarch64Scenario {
+            name: "aarch64 environments: hello, ping/pong IPC",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["hello", "ping", "pong"],
+            expect: environments_pass(&[
+                "3 modules loaded from \\EFI\\exo\\modules.txt",
+                "hello from env 0",
+                "hello: mapping unowned frames: Err(BadCapability), Err(BadCapability)",
+                "hello: frame 0x",
+                "hello: done",
+                "pong: got a page from env 1 saying 'a secret from ping'",
+                "pong: mapping it writable: Err(PermissionDenied)",
+                "ping: 1000 IPC round trips",
+                "counter ticks each",
+                "pong: after revocation the page is gone",
+                "ping: pong lost the page",
+                "env 0 (hello) exited with status 0",
+                "env 1 (ping) exited with status 0",
+                "env 2 (pong) exited with status 0",
+                "(0 did not exit with status 0)",
+            ]),
+            timeout,
+        },
     ]
+}
+
+/// A run of environments that all end with status 0, after which the
+/// kernel powers off.
+fn environments_pass(extra: &[&str]) -> Expect {
+    let mut required = lines(&[BOOT_MARKER, "all environments have ended"]);
+    required.extend(lines(extra));
+    Expect {
+        status: POWER_OFF_STATUS,
+        lines: required,
+        absent: crash_lines(),
+    }
 }
 
 #[cfg(test)]

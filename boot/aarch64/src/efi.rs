@@ -198,3 +198,130 @@ pub unsafe fn exit_boot_services() -> (ArrayVec<MapEntry, MAX_MAP_ENTRIES>, usiz
     core::mem::forget(map);
     (entries, total)
 }
+
+/// The list of environments to start, on the volume the image was loaded
+/// from: one line per module, its program name (a file in
+/// [`MODULE_DIRECTORY`]) and then its manifest, as GRUB's `module2` lines
+/// are on x86_64.
+pub const MODULE_LIST_FILE: &str = "\\EFI\\exo\\modules.txt";
+/// Where the programs [`MODULE_LIST_FILE`] names are.
+pub const MODULE_DIRECTORY: &str = "\\EFI\\exo\\modules\\";
+/// Largest module accepted (the x86_64 GRUB path has no limit, but a
+/// program bigger than this is surely a mistake on the ESP).
+pub const MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// Why a module was not loaded.
+#[derive(Clone, Copy, Debug)]
+pub enum ModuleError {
+    /// The name does not fit a UEFI path.
+    BadName,
+    /// The file is missing or unreadable.
+    Unreadable,
+    /// Empty or above [`MAX_MODULE_BYTES`].
+    BadSize(u64),
+    /// No pages for it.
+    NoMemory,
+    /// More modules than the boot information holds.
+    TooMany,
+}
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadName => write!(f, "name too long or not a plain file name"),
+            Self::Unreadable => write!(f, "missing or unreadable in {MODULE_DIRECTORY}"),
+            Self::BadSize(n) => write!(f, "size {n} is empty or above {MAX_MODULE_BYTES}"),
+            Self::NoMemory => write!(f, "no memory to load it"),
+            Self::TooMany => write!(f, "too many modules"),
+        }
+    }
+}
+
+/// Loads every module [`MODULE_LIST_FILE`] names into loader-data pages
+/// (reserved after `ExitBootServices`, so the frame allocator leaves them
+/// alone) and records them in `info`; `report` hears about each failure.
+/// No list file means no modules.
+pub fn load_modules(info: &mut hal::BootInfo, mut report: impl FnMut(&str, ModuleError)) {
+    let Ok(mut fs) = boot::get_image_file_system(boot::image_handle()) else {
+        return;
+    };
+    let Ok(mut root) = fs.open_volume() else {
+        return;
+    };
+    let mut list = [0u8; 2048];
+    let n = root
+        .open(
+            cstr16!("\\EFI\\exo\\modules.txt"),
+            FileMode::Read,
+            FileAttribute::empty(),
+        )
+        .ok()
+        .and_then(|f| f.into_regular_file())
+        .and_then(|mut f| f.read(&mut list).ok())
+        .unwrap_or(0);
+    let text = core::str::from_utf8(&list[..n]).unwrap_or("");
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let program = line.split_ascii_whitespace().next().unwrap_or("");
+        match load_module(&mut root, program) {
+            Ok((start, end)) => {
+                let mut name = ArrayString::new();
+                let _ = name.try_push_str(line.get(..MAX_NAME).unwrap_or(line));
+                if info
+                    .modules
+                    .try_push(hal::BootModule { start, end, name })
+                    .is_err()
+                {
+                    report(program, ModuleError::TooMany);
+                }
+            }
+            Err(e) => report(program, e),
+        }
+    }
+}
+
+fn load_module(
+    root: &mut uefi::proto::media::file::Directory,
+    program: &str,
+) -> Result<(u64, u64), ModuleError> {
+    if program.is_empty() || program.contains(['\\', '/']) || program.starts_with('.') {
+        return Err(ModuleError::BadName);
+    }
+    let mut path = ArrayString::<128>::new();
+    path.try_push_str(MODULE_DIRECTORY)
+        .and_then(|()| path.try_push_str(program))
+        .map_err(|_| ModuleError::BadName)?;
+    let mut wide = [0u16; 129];
+    let path =
+        uefi::CStr16::from_str_with_buf(&path, &mut wide).map_err(|_| ModuleError::BadName)?;
+    let mut file = root
+        .open(path, FileMode::Read, FileAttribute::empty())
+        .ok()
+        .and_then(|f| f.into_regular_file())
+        .ok_or(ModuleError::Unreadable)?;
+    file.set_position(uefi::proto::media::file::RegularFile::END_OF_FILE)
+        .map_err(|_| ModuleError::Unreadable)?;
+    let size = file.get_position().map_err(|_| ModuleError::Unreadable)?;
+    if size == 0 || size > MAX_MODULE_BYTES {
+        return Err(ModuleError::BadSize(size));
+    }
+    file.set_position(0).map_err(|_| ModuleError::Unreadable)?;
+    let pages = size.div_ceil(4096) as usize;
+    let at = boot::allocate_pages(AllocateType::AnyPages, MemoryType::LOADER_DATA, pages)
+        .map_err(|_| ModuleError::NoMemory)?;
+    // SAFETY: `allocate_pages` gave `pages` fresh pages that nothing else
+    // uses; they stay reserved after ExitBootServices.
+    let buf: &mut [u8] = unsafe { core::slice::from_raw_parts_mut(at.as_ptr(), size as usize) };
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(&mut buf[done..]) {
+            Ok(0) | Err(_) => return Err(ModuleError::Unreadable),
+            Ok(n) => done += n,
+        }
+    }
+    let start = at.as_ptr() as u64;
+    Ok((start, start + size))
+}

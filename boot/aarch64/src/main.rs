@@ -22,6 +22,7 @@ mod bringup;
 mod caps;
 mod console;
 mod efi;
+mod envs;
 mod heap;
 mod memory;
 mod selftest;
@@ -135,7 +136,7 @@ pub static KERNEL: Once<KernelState> = Once::new();
 pub static CAPS: Once<(CapSpace, RootAuthority, spin::Mutex<Drbg>)> = Once::new();
 
 /// Microseconds since `efi_main` started.
-fn uptime_us() -> u64 {
+pub(crate) fn uptime_us() -> u64 {
     cpu::counter_delta_us(
         ENTRY_COUNT.load(Ordering::Relaxed),
         cpu::counter(),
@@ -243,6 +244,17 @@ fn efi_main() -> uefi::Status {
         info.command_line.get(..80).unwrap_or(&info.command_line),
         efi::COMMAND_LINE_FILE
     );
+
+    efi::load_modules(&mut info, |program, e| {
+        warn!("module '{program}': {e}; not loaded")
+    });
+    if !info.modules.is_empty() {
+        info!(
+            "{} modules loaded from {}",
+            info.modules.len(),
+            efi::MODULE_LIST_FILE
+        );
+    }
 
     let tree = match efi::device_tree() {
         Ok(tree) => tree,
@@ -439,7 +451,12 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
     memory::init(&state.info, &reserved, limit);
     heap::init(limit);
     let (caps, root, drbg) = caps::init(platform.rng.as_ref());
-    CAPS.call_once(|| (caps, root, spin::Mutex::new(drbg)));
+    let run_modules = !state.info.modules.is_empty() && !state.options.self_test;
+    if run_modules {
+        envs::init(caps, root, drbg, state.options.exit_when_done);
+    } else {
+        CAPS.call_once(|| (caps, root, spin::Mutex::new(drbg)));
+    }
     KERNEL.call_once(|| KernelState {
         console,
         gic,
@@ -471,11 +488,17 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
             ExitCode::Failure
         });
     }
+    let kernel_devices = device_ranges(platform);
+    if run_modules
+        && envs::spawn_modules(&state.info.modules, &state.info.memory, &kernel_devices) > 0
+    {
+        envs::run();
+    }
     if state.options.exit_when_done {
-        info!("no environments run on aarch64 yet; exiting as asked");
+        info!("no environments to run; exiting as asked");
         exit::exit(ExitCode::Success);
     }
-    info!("no environments run on aarch64 yet; idling");
+    info!("no environments to run; idling");
     cpu::unmask_irqs();
     loop {
         cpu::wait_for_interrupt();

@@ -6,11 +6,10 @@
 //! contended — it documents the single owner and would serialise CPUs once
 //! SMP arrives.
 
-use exokernel::cap::{CapSpace, Capability, EnvId, Level, Resource, Rights, RootAuthority};
+use exokernel::cap::{CapSpace, Level, RootAuthority};
 use exokernel::entropy::Drbg;
-use exokernel::env::{ExitReason, Fault, Kernel, KernelConfig, Next, Platform};
+use exokernel::env::{BootImage, Fault, Kernel, KernelConfig, Next, Platform};
 use exokernel::frames::FRAME_SIZE;
-use exokernel::manifest::Grant;
 use hal::arch::x86_64::paging::{self, AddressSpace};
 use hal::arch::x86_64::trap::{self, TrapFrame};
 use hal::arch::x86_64::{
@@ -18,7 +17,7 @@ use hal::arch::x86_64::{
 };
 use hal::mmu::{FrameSource, MapError};
 use hal::{BootModule, Console, ExitCode, MemoryRegion, UserContext};
-use log::{error, info, warn};
+use log::{error, warn};
 use spin::Mutex;
 
 /// `EM_X86_64`.
@@ -141,22 +140,7 @@ impl Platform for X86 {
     }
 
     fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize {
-        let log = exokernel::klog::BOOT_LOG.lock();
-        let (a, b) = log.contents();
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let mut copied = 0;
-        let mut at = 0;
-        for part in [a, b] {
-            let end = at + part.len();
-            if start + copied < end && copied < buf.len() {
-                let from = start + copied - at;
-                let n = (part.len() - from).min(buf.len() - copied);
-                buf[copied..copied + n].copy_from_slice(&part[from..from + n]);
-                copied += n;
-            }
-            at = end;
-        }
-        copied
+        exokernel::klog::BOOT_LOG.lock().read_at(offset, buf)
     }
 
     fn set_tls(&mut self, base: u64) {
@@ -231,43 +215,25 @@ pub fn spawn_modules(
     memory: &[MemoryRegion],
     reserved: &[(u64, u64)],
 ) -> usize {
-    let mut started = 0;
-    for module in modules {
-        let len = (module.end.saturating_sub(module.start)) as usize;
+    let images = modules.iter().filter_map(|module| {
         if module.end > IDENTITY_MAP_LIMIT {
             warn!("module '{}' lies above 4 GiB; skipped", module.name);
-            continue;
+            return None;
         }
+        let len = (module.end.saturating_sub(module.start)) as usize;
         // SAFETY: GRUB loaded the module at [start, end), which the frame
         // allocator reserved; it is in the direct map and nothing writes it.
         let image =
             unsafe { core::slice::from_raw_parts(phys_to_virt(module.start) as *const u8, len) };
-        let (name, manifest) = module.name.split_once(' ').unwrap_or((&module.name, ""));
-        let name = name.rsplit('/').next().unwrap_or("module");
-        let grants = match exokernel::manifest::parse(manifest) {
-            Ok(g) => g,
-            Err(e) => {
-                warn!("module '{name}': {e}; not started");
-                continue;
-            }
-        };
-        match with(|k| k.spawn(name, image)) {
-            Some(Ok(env)) => {
-                info!(
-                    "env {} ({name}): spawned from a {} KiB module",
-                    env.0,
-                    len / 1024
-                );
-                for grant in grants {
-                    give(env, grant, memory, reserved);
-                }
-                started += 1;
-            }
-            Some(Err(e)) => warn!("module '{name}': {e}"),
-            None => error!("environments not initialised"),
-        }
-    }
-    started
+        Some(BootImage {
+            line: &module.name,
+            image,
+        })
+    });
+    with(|k| k.spawn_boot_modules(images, memory, reserved)).unwrap_or_else(|| {
+        error!("environments not initialised");
+        0
+    })
 }
 
 /// Leaves the kernel for the first environment. Never returns.
@@ -343,62 +309,12 @@ fn follow(next: Next, frame: &mut TrapFrame) {
 
 fn finish() -> ! {
     paging::activate_boot();
-    let failed = with(|k| {
-        for record in k.exits() {
-            info!("{record}");
-        }
-        k.exits()
-            .iter()
-            .filter(|r| !matches!(r.reason, ExitReason::Exited(0)))
-            .count()
-    })
-    .unwrap_or(0);
-    info!("all environments have ended ({failed} did not exit with status 0)");
+    with(|k| k.report_exits());
     if EXIT_WHEN_DONE.load(core::sync::atomic::Ordering::Relaxed) {
         exit::exit(ExitCode::Success);
     }
     cpu::enable_interrupts();
     loop {
         cpu::halt();
-    }
-}
-
-/// Grants one manifest resource to `env` after checking it is not RAM or a
-/// device the kernel drives itself.
-fn give(env: EnvId, grant: Grant, memory: &[MemoryRegion], reserved: &[(u64, u64)]) {
-    let level = Level::new(8).unwrap_or(Level::HIGHEST);
-    let cap = match grant {
-        Grant::Irq { first, last } => Capability::new(
-            Resource::Irq {
-                first,
-                count: last - first + 1,
-            },
-            Rights::BIND | Rights::GRANT | Rights::DERIVE,
-            level,
-        ),
-        Grant::Mmio { base, len } => {
-            let end = base + len;
-            let ram = memory
-                .iter()
-                .any(|r| r.kind != hal::MemoryKind::Reserved && r.start < end && base < r.end());
-            let kernel = reserved.iter().any(|&(s, e)| s < end && base < e);
-            if ram || kernel {
-                warn!(
-                    "env {}: MMIO {base:#x}+{len:#x} overlaps RAM or a kernel device; not granted",
-                    env.0
-                );
-                return;
-            }
-            Capability::new(
-                Resource::Mmio { base, len },
-                Rights::READ | Rights::WRITE | Rights::MAP | Rights::GRANT | Rights::DERIVE,
-                level,
-            )
-        }
-    };
-    match with(|k| k.grant(env, cap)) {
-        Some(Ok(_)) => info!("env {}: granted {grant}", env.0),
-        Some(Err(e)) => warn!("env {}: {grant} not granted: {e}", env.0),
-        None => {}
     }
 }

@@ -14,6 +14,7 @@
 //! environment's with results written, or another environment's after a
 //! switch ([`Next`] says which; the new address space is already active).
 
+mod boot;
 mod envcalls;
 mod ipc;
 mod irq;
@@ -35,6 +36,7 @@ use hal::mmu::{AddressSpaceOps, FrameSource, MapError};
 
 use crate::cap::{CapError, CapHandle, CapSpace, EnvId, Level, RootAuthority};
 
+pub use boot::BootImage;
 pub use ipc::Message;
 pub use sched::SliceVector;
 pub use spawn::{STACK_PAGES, SpawnError};

@@ -91,11 +91,17 @@ pub trait Exo {
 }
 
 /// The bare-metal backend: the running environment itself.
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BareMetal;
 
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 mod bare {
     use super::*;
     use crate::raw::{self, syscall, syscall6};
@@ -220,7 +226,7 @@ mod bare {
         }
         fn fill_frames(&self, frames: u64, bytes: &[u8]) -> Result<(), Error> {
             /// Where frames are mapped while being filled.
-            const SCRATCH: u64 = 0x50_0000_0000;
+            const SCRATCH: u64 = crate::user_address(0x50_0000_0000);
             let info = raw::cap_info(frames)?;
             let pages = (bytes.len() as u64).div_ceil(4096);
             if pages > info.count {

@@ -11,23 +11,58 @@
 #![no_std]
 #![warn(missing_docs)]
 
-#[cfg(all(feature = "rt", target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    feature = "rt",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 extern crate alloc;
 
 pub use exo_abi::{CapInfo, Error, NO_CAP, access, call, irq_flags, rights, upcall, upcall_flags};
 
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 mod raw;
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 pub use raw::*;
 
-#[cfg(all(feature = "rt", target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    feature = "rt",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 pub mod rt;
 
 mod exo;
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+#[cfg(all(
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    target_os = "none"
+))]
 pub use exo::BareMetal;
 pub use exo::Exo;
+
+/// Where user space starts on this architecture, relative to x86_64's
+/// layout: aarch64 keeps the low 512 GiB for the kernel's identity map, so
+/// its user addresses are x86_64's plus 512 GiB (docs/EXO_ABI.md).
+#[cfg(target_arch = "aarch64")]
+pub const USER_OFFSET: u64 = 0x80_0000_0000;
+/// Where user space starts on this architecture, relative to x86_64's
+/// layout (nothing to add on x86_64 itself).
+#[cfg(not(target_arch = "aarch64"))]
+pub const USER_OFFSET: u64 = 0;
+
+/// The user address `offset` names in the x86_64 layout, on this
+/// architecture: programs write their fixed addresses once
+/// (`user_address(0x1000_0000)`) and run on both.
+#[must_use]
+pub const fn user_address(offset: u64) -> u64 {
+    USER_OFFSET + offset
+}
 
 /// A message: sender (on receipt), four words, an optional capability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,12 +1,42 @@
-//! `syscall` on x86_64: RAX = number; RDI, RSI, RDX, R10, R8, R9 =
+//! The system-call instruction and every call over it.
+//!
+//! x86_64: `syscall`, RAX = number; RDI, RSI, RDX, R10, R8, R9 =
 //! arguments; results in RAX, RDI, RSI, RDX, R10, R8. RCX and R11 are
 //! clobbered by the instruction.
+//!
+//! aarch64: `svc #0`, x8 = number; x0–x5 = arguments; results in x0–x5.
 
 use crate::Message;
 use exo_abi::{CapInfo, Error, call};
 
 /// Issues system call `number` with `args`; returns the six result
 /// registers.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub fn syscall6(number: u64, args: [u64; 6]) -> [u64; 6] {
+    let (x0, x1, x2, x3, x4, x5): (u64, u64, u64, u64, u64, u64);
+    // SAFETY: `svc` enters the kernel, which preserves every register
+    // except the result registers listed, and touches no memory of ours
+    // except through pointers we pass explicitly.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            in("x8") number,
+            inlateout("x0") args[0] => x0,
+            inlateout("x1") args[1] => x1,
+            inlateout("x2") args[2] => x2,
+            inlateout("x3") args[3] => x3,
+            inlateout("x4") args[4] => x4,
+            inlateout("x5") args[5] => x5,
+            options(nostack),
+        );
+    }
+    [x0, x1, x2, x3, x4, x5]
+}
+
+/// Issues system call `number` with `args`; returns the six result
+/// registers.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub fn syscall6(number: u64, args: [u64; 6]) -> [u64; 6] {
     let (rax, rdi, rsi, rdx, r10, r8): (u64, u64, u64, u64, u64, u64);
@@ -215,3 +245,34 @@ pub fn env_destroy(handle: u64) -> Result<u64, Error> {
 pub fn yield_to(env: u64) -> Result<u64, Error> {
     syscall(call::YIELD_TO, &[env])
 }
+
+/// A timestamp for measuring short intervals in user code, in
+/// [`TIMESTAMP_UNIT`]s: the TSC on x86_64.
+#[cfg(target_arch = "x86_64")]
+#[must_use]
+pub fn timestamp() -> u64 {
+    // SAFETY: RDTSC has no side effects.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// A timestamp for measuring short intervals in user code, in
+/// [`TIMESTAMP_UNIT`]s: the generic timer's virtual count on aarch64
+/// (the kernel lets EL0 read it).
+#[cfg(target_arch = "aarch64")]
+#[must_use]
+pub fn timestamp() -> u64 {
+    let count: u64;
+    // SAFETY: reading CNTVCT_EL0 has no side effects; the `isb` keeps the
+    // read from being hoisted above earlier instructions.
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) count, options(nomem, nostack))
+    };
+    count
+}
+
+/// What [`timestamp`] counts.
+#[cfg(target_arch = "x86_64")]
+pub const TIMESTAMP_UNIT: &str = "TSC cycles";
+/// What [`timestamp`] counts.
+#[cfg(target_arch = "aarch64")]
+pub const TIMESTAMP_UNIT: &str = "counter ticks";

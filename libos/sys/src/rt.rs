@@ -95,7 +95,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 /// Where the heap is mapped.
-pub const HEAP_BASE: u64 = 0x40_0000_0000;
+pub const HEAP_BASE: u64 = crate::user_address(0x40_0000_0000);
 /// Frames per `FRAME_ALLOC` of the heap, and how many such runs it has
 /// (4 MiB in all).
 const HEAP_RUN: u64 = 512;
@@ -166,12 +166,33 @@ pub mod threads {
 
     use exo_abi::upcall;
 
-    /// Words of the x86_64 context image (docs/EXO_ABI.md order).
-    const RSI: usize = 4;
-    const RDI: usize = 5;
-    const RIP: usize = 15;
-    const RSP: usize = 16;
-    const RFLAGS: usize = 17;
+    /// Words of the x86_64 context image (docs/EXO_ABI.md order): the
+    /// first two argument registers, the instruction and stack pointers,
+    /// the flags and their initial value (IF set).
+    #[cfg(target_arch = "x86_64")]
+    mod word {
+        pub const ARG0: usize = 5;
+        pub const ARG1: usize = 4;
+        pub const PC: usize = 15;
+        pub const SP: usize = 16;
+        pub const FLAGS: usize = 17;
+        pub const FLAGS_VALUE: u64 = 0x202;
+        /// The entry sees the stack as after a `call`.
+        pub const SP_BIAS: u64 = 8;
+    }
+    /// Words of the aarch64 context image (docs/EXO_ABI.md order): x0,
+    /// x1, PC, SP_EL0, PSTATE (EL0t, nothing masked).
+    #[cfg(target_arch = "aarch64")]
+    mod word {
+        pub const ARG0: usize = 0;
+        pub const ARG1: usize = 1;
+        pub const PC: usize = 32;
+        pub const SP: usize = 31;
+        pub const FLAGS: usize = 33;
+        pub const FLAGS_VALUE: u64 = 0;
+        /// SP stays 16-byte aligned (SCTLR_EL1.SA0 checks it).
+        pub const SP_BIAS: u64 = 0;
+    }
     /// Bytes of stack per thread.
     const STACK: usize = 64 * 1024;
 
@@ -195,8 +216,21 @@ pub mod threads {
     struct UpcallStack([u8; 16 * 1024]);
     static mut UPCALL_STACK: UpcallStack = UpcallStack([0; 16 * 1024]);
 
+    /// The upcall entry on aarch64: the kernel puts 0 in x0 (the result
+    /// register), the kind in x1 and the frame in x2 (docs/EXO_ABI.md).
+    #[cfg(target_arch = "aarch64")]
+    extern "C" fn upcall_entry(_zero: u64, kind: u64, frame: *mut u64) -> ! {
+        on_upcall(kind, frame)
+    }
+
+    /// The upcall entry on x86_64: the kind in RDI, the frame in RSI.
+    #[cfg(target_arch = "x86_64")]
+    extern "C" fn upcall_entry(kind: u64, frame: *mut u64) -> ! {
+        on_upcall(kind, frame)
+    }
+
     /// The slice-end upcall: switch threads.
-    extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
+    fn on_upcall(kind: u64, frame: *mut u64) -> ! {
         if kind == upcall::SLICE_END {
             // SAFETY: the kernel wrote a FRAME_WORDS-word frame at `frame`
             // on the upcall stack; nothing else touches it while we run.
@@ -241,7 +275,7 @@ pub mod threads {
             switches: 0,
         });
         let top = (&raw const UPCALL_STACK) as u64 + size_of::<UpcallStack>() as u64;
-        let _ = crate::upcall_register(on_upcall as *const () as u64, top);
+        let _ = crate::upcall_register(upcall_entry as *const () as u64, top);
     }
 
     extern "C" fn trampoline(entry: u64, arg: u64) -> ! {
@@ -264,11 +298,11 @@ pub mod threads {
         let stack = alloc::vec![0u8; STACK].into_boxed_slice();
         let top = (stack.as_ptr() as u64 + STACK as u64) & !15;
         let mut context = [0u64; upcall::CONTEXT_WORDS];
-        context[RIP] = trampoline as *const () as u64;
-        context[RSP] = top - 8;
-        context[RDI] = f as usize as u64;
-        context[RSI] = arg;
-        context[RFLAGS] = 0x202;
+        context[word::PC] = trampoline as *const () as u64;
+        context[word::SP] = top - word::SP_BIAS;
+        context[word::ARG0] = f as usize as u64;
+        context[word::ARG1] = arg;
+        context[word::FLAGS] = word::FLAGS_VALUE;
         let mut guard = SCHED.lock();
         let s = guard.as_mut().expect("started above");
         s.threads.push(Thread {

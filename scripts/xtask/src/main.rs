@@ -46,6 +46,11 @@ const AARCH64_PACKAGE: &str = "exo-kernel-aarch64";
 const ESP_IMAGE_BYTES: u64 = 16 << 20;
 /// The freestanding user programs loaded as boot modules.
 const USER_PACKAGE: &str = "exo-user-programs";
+/// The target aarch64 user programs are built for.
+const AARCH64_USER_TARGET: &str = "aarch64-unknown-none";
+/// The user programs that run on aarch64 (the rest use x86_64 instructions
+/// or devices: `rdtsc`-free ports are listed here as they come).
+const AARCH64_PROGRAMS: [&str; 3] = ["hello", "ping", "pong"];
 /// Modules the stock ISO (`iso/grub.cfg`, `cargo xtask run`) loads.
 const DEFAULT_MODULES: [&str; 3] = ["hello", "ping", "pong"];
 
@@ -68,7 +73,7 @@ fn run_command() -> Result<()> {
         "build" if is_aarch64(rest)? => build_aarch64().map(|_| ()),
         "build" => build_kernel().map(|_| ()),
         "iso" if is_aarch64(rest)? => {
-            let image = esp_image(&build_aarch64()?, "", "exo-aarch64")?;
+            let image = esp_image(&build_aarch64()?, "", "exo-aarch64", &DEFAULT_MODULES)?;
             println!("{}", image.display());
             Ok(())
         }
@@ -256,16 +261,32 @@ fn build_aarch64() -> Result<PathBuf> {
         "--target",
         AARCH64_TARGET,
     ]))?;
+    let mut user = cargo();
+    user.args([
+        "build",
+        "--release",
+        "-p",
+        USER_PACKAGE,
+        "--target",
+        AARCH64_USER_TARGET,
+    ]);
+    for program in AARCH64_PROGRAMS {
+        user.args(["--bin", program]);
+    }
+    sh(&mut user)?;
     Ok(target_dir()
         .join(AARCH64_TARGET)
         .join("release")
         .join("exo-kernel.efi"))
 }
 
-/// Stages an ESP (`target/esp/<name>/`: `EFI/BOOT/BOOTAA64.EFI` and the
-/// kernel command line in `EFI/exo/cmdline.txt`) and writes it to the FAT
-/// image `target/<name>.img` with mtools; returns the image.
-fn esp_image(efi: &Path, cmdline: &str, name: &str) -> Result<PathBuf> {
+/// Stages an ESP (`target/esp/<name>/`: `EFI/BOOT/BOOTAA64.EFI`, the
+/// kernel command line in `EFI/exo/cmdline.txt`, and the boot modules:
+/// each program in `EFI/exo/modules/`, its line in `EFI/exo/modules.txt`)
+/// and writes it to the FAT image `target/<name>.img` with mtools; returns
+/// the image. `modules` are lines `program [manifest…]`; the programs come
+/// from the aarch64 user build.
+fn esp_image(efi: &Path, cmdline: &str, name: &str, modules: &[&str]) -> Result<PathBuf> {
     let stage = target_dir().join("esp").join(name);
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(stage.join("EFI/BOOT"))?;
@@ -273,6 +294,28 @@ fn esp_image(efi: &Path, cmdline: &str, name: &str) -> Result<PathBuf> {
     std::fs::copy(efi, stage.join("EFI/BOOT/BOOTAA64.EFI"))
         .with_context(|| format!("copying {}", efi.display()))?;
     std::fs::write(stage.join("EFI/exo/cmdline.txt"), format!("{cmdline}\n"))?;
+    let mut files = vec![
+        "EFI/BOOT/BOOTAA64.EFI".to_string(),
+        "EFI/exo/cmdline.txt".to_string(),
+    ];
+    if !modules.is_empty() {
+        std::fs::create_dir_all(stage.join("EFI/exo/modules"))?;
+        let built = target_dir().join(AARCH64_USER_TARGET).join("release");
+        let mut list = String::new();
+        for line in modules {
+            let program = line.split_whitespace().next().unwrap_or_default();
+            std::fs::copy(
+                built.join(program),
+                stage.join("EFI/exo/modules").join(program),
+            )
+            .with_context(|| format!("copying user program {program}"))?;
+            files.push(format!("EFI/exo/modules/{program}"));
+            list.push_str(line);
+            list.push('\n');
+        }
+        std::fs::write(stage.join("EFI/exo/modules.txt"), list)?;
+        files.push("EFI/exo/modules.txt".to_string());
+    }
     let image = target_dir().join(format!("{name}.img"));
     let _ = std::fs::remove_file(&image);
     std::fs::File::create(&image)?.set_len(ESP_IMAGE_BYTES)?;
@@ -295,15 +338,16 @@ fn esp_image(efi: &Path, cmdline: &str, name: &str) -> Result<PathBuf> {
         "mformat",
         &["-v".as_ref(), "EXO-ESP".as_ref(), "::".as_ref()],
     )?;
-    mtools(
-        "mmd",
-        &[
-            "::/EFI".as_ref(),
-            "::/EFI/BOOT".as_ref(),
-            "::/EFI/exo".as_ref(),
-        ],
-    )?;
-    for file in ["EFI/BOOT/BOOTAA64.EFI", "EFI/exo/cmdline.txt"] {
+    let mut dirs: Vec<&std::ffi::OsStr> = vec![
+        "::/EFI".as_ref(),
+        "::/EFI/BOOT".as_ref(),
+        "::/EFI/exo".as_ref(),
+    ];
+    if !modules.is_empty() {
+        dirs.push("::/EFI/exo/modules".as_ref());
+    }
+    mtools("mmd", &dirs)?;
+    for file in &files {
         let from = stage.join(file);
         let to = format!("::/{file}");
         mtools("mcopy", &[from.as_os_str(), to.as_ref()])?;
@@ -315,7 +359,7 @@ fn esp_image(efi: &Path, cmdline: &str, name: &str) -> Result<PathBuf> {
 fn run_aarch64(cmdline: Option<&str>) -> Result<()> {
     let efi = build_aarch64()?;
     let line = format!("{} {}", cmdline.unwrap_or(""), aarch64::SEMIHOSTING_OPTION);
-    let image = esp_image(&efi, line.trim(), "exo-aarch64-run")?;
+    let image = esp_image(&efi, line.trim(), "exo-aarch64-run", &DEFAULT_MODULES)?;
     eprintln!(
         "booting {} on QEMU virt (cortex-a72, UEFI, TCG); quit with Ctrl-A X",
         image.display()
@@ -454,6 +498,19 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The user programs that run on aarch64, with the libOS's aarch64 code.
+    let mut user = cargo();
+    user.args([
+        "clippy",
+        "-p",
+        USER_PACKAGE,
+        "--target",
+        AARCH64_USER_TARGET,
+    ]);
+    for program in AARCH64_PROGRAMS {
+        user.args(["--bin", program]);
+    }
+    sh(user.args(["--", "-D", "warnings"]))?;
     sh(cargo().arg("test").args(HOST_PACKAGES))?;
     // The BPF runtime's embedded profile (interpreter only, no JIT): its own
     // lint and test run, and a bare-metal build on both kernel targets.
@@ -549,6 +606,7 @@ fn run_aarch64_scenario(efi: &Path, scenario: &Aarch64Scenario) -> Result<Outcom
         efi,
         &scenario.command_line(),
         &format!("exo-aarch64-{slug}"),
+        scenario.modules,
     )?;
     let outcome =
         Qemu::spawn(scenario.machine(image).command())?.wait(scenario.timeout, BOOT_MARKER, false);

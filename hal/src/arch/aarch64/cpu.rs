@@ -99,3 +99,22 @@ pub fn halt_forever() -> ! {
         wait_for_interrupt();
     }
 }
+
+/// TPIDR_EL0: EL0's thread register (its TLS base).
+#[must_use]
+pub fn thread_register() -> u64 {
+    aarch64_cpu::registers::TPIDR_EL0.get()
+}
+
+/// Sets TPIDR_EL0, for the environment about to run.
+pub fn set_thread_register(value: u64) {
+    use aarch64_cpu::registers::Writeable;
+    aarch64_cpu::registers::TPIDR_EL0.set(value);
+}
+
+/// Lets EL0 read the virtual counter (CNTKCTL_EL1.EL0VCTEN), for user
+/// timestamps; the physical counter and the timers stay EL1's.
+pub fn allow_el0_virtual_counter() {
+    use aarch64_cpu::registers::{CNTKCTL_EL1, ReadWriteable};
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EL0VCTEN::SET);
+}

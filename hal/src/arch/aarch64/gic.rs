@@ -378,6 +378,11 @@ fn find_redistributor(base: u64, len: u64, affinity: u64) -> Option<u64> {
     None
 }
 
+/// Interrupt IDs the distributor implements (0 before [`init`]).
+pub fn lines() -> u32 {
+    LINES.load(Ordering::Relaxed)
+}
+
 /// Registers `handler` for `intid` (replacing any other). Call with IRQs
 /// masked or before enabling the line.
 ///

@@ -5,7 +5,7 @@
 
 use exo_sys::{access, println};
 
-const PAGE: u64 = 0x1000_0000;
+const PAGE: u64 = exo_sys::user_address(0x1000_0000);
 
 #[unsafe(no_mangle)]
 fn main(env: u64) -> u64 {

@@ -6,13 +6,8 @@
 
 use exo_sys::{Message, access, println, rights};
 
-const PAGE: u64 = 0x1000_0000;
+const PAGE: u64 = exo_sys::user_address(0x1000_0000);
 const ROUNDS: u64 = 1000;
-
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC has no side effects.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
 
 #[unsafe(no_mangle)]
 fn main(env: u64) -> u64 {
@@ -44,7 +39,7 @@ fn main(env: u64) -> u64 {
             return 5;
         }
     }
-    let start = rdtsc();
+    let start = exo_sys::timestamp();
     for i in 0..ROUNDS {
         match exo_sys::ipc_call(pong, &Message::new([10, i, 0, 0])) {
             Ok(reply) if reply.words[1] == i + 1 => {}
@@ -54,8 +49,11 @@ fn main(env: u64) -> u64 {
             }
         }
     }
-    let cycles = (rdtsc() - start) / ROUNDS;
-    println!("ping: {ROUNDS} IPC round trips, {cycles} TSC cycles each");
+    let each = (exo_sys::timestamp() - start) / ROUNDS;
+    println!(
+        "ping: {ROUNDS} IPC round trips, {each} {} each",
+        exo_sys::TIMESTAMP_UNIT
+    );
     let revoked = exo_sys::cap_revoke(shared);
     println!("ping: revoked the shared page ({revoked:?} capabilities)");
     match exo_sys::ipc_call(pong, &Message::new([20, 0, 0, 0])) {

@@ -6,7 +6,7 @@
 
 use exo_sys::{Error, Message, NO_CAP, println};
 
-const PAGE: u64 = 0x2000_0000;
+const PAGE: u64 = exo_sys::user_address(0x2000_0000);
 
 #[unsafe(no_mangle)]
 fn main(_env: u64) -> u64 {

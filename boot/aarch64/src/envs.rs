@@ -1,0 +1,322 @@
+//! Environments on aarch64: the exokernel's [`Platform`] over this machine,
+//! the exception handlers that feed it (`svc`, EL0 faults, the tick, SPIs
+//! bound by environments), and the path into EL0.
+//!
+//! The same design as x86_64 (`boot/x86_64/src/envs.rs`): the kernel state
+//! lives in one [`spin::Mutex`], every entry from EL0 runs with IRQs masked
+//! on one CPU, and switching environments is rewriting the [`TrapFrame`]
+//! the entry saved (and TTBR0_EL1). The frame carries the SIMD registers,
+//! so the vector state travels with each environment's saved context.
+
+use exokernel::cap::{CapSpace, Level, RootAuthority};
+use exokernel::entropy::Drbg;
+use exokernel::env::{BootImage, Fault, Kernel, KernelConfig, Next, Platform};
+use exokernel::frames::FRAME_SIZE;
+use hal::arch::aarch64::exceptions::{self, TrapFrame};
+use hal::arch::aarch64::paging::{self, AddressSpace};
+use hal::arch::aarch64::tables::MAPPED_LIMIT;
+use hal::arch::aarch64::uart::CONSOLE_UART;
+use hal::arch::aarch64::{cpu, esr, exit, gic, timer};
+use hal::mmu::{FrameSource, MapError};
+use hal::{BootModule, Console, ExitCode, MemoryRegion, UserContext};
+use log::{error, warn};
+use spin::Mutex;
+
+/// `EM_AARCH64`.
+const EM_AARCH64: u16 = 183;
+/// Environment interrupt line `n` is GIC SPI `n`: INTID `32 + n`.
+const SPI_BASE: u32 = 32;
+
+/// The exokernel instance.
+pub type Aarch64Kernel = Kernel<Aarch64, TrapFrame>;
+
+static KERNEL: Mutex<Option<Aarch64Kernel>> = Mutex::new(None);
+static EXIT_WHEN_DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Page-table frames from the frame allocator, zeroed through the
+/// identity map.
+#[derive(Debug)]
+pub struct Tables;
+
+impl FrameSource for Tables {
+    fn allocate_zeroed(&mut self) -> Option<u64> {
+        let phys = crate::memory::with(|a| a.allocate()).ok()??;
+        zero(phys, 1);
+        Some(phys)
+    }
+
+    fn release(&mut self, phys: u64) {
+        match crate::memory::with(|a| a.free(phys)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => error!("freeing frame {phys:#x}: {e}"),
+        }
+    }
+}
+
+fn zero(phys: u64, frames: u64) {
+    // SAFETY: the frames were just allocated (so unused) and lie below the
+    // identity-map limit, so their physical address is mapped at itself.
+    unsafe { core::ptr::write_bytes(phys as usize as *mut u8, 0, (frames * FRAME_SIZE) as usize) };
+}
+
+/// EL0's thread register, which user code may also write itself: saved
+/// and restored around switches as x86_64 saves its FPU registers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreadRegister(u64);
+
+/// This machine, as the exokernel sees it.
+#[derive(Debug)]
+pub struct Aarch64 {
+    tables: Tables,
+}
+
+impl Platform for Aarch64 {
+    type Space = AddressSpace;
+    type Fpu = ThreadRegister;
+    const ELF_MACHINE: u16 = EM_AARCH64;
+
+    fn new_space(&mut self) -> Result<AddressSpace, MapError> {
+        AddressSpace::new(&mut self.tables)
+    }
+
+    fn destroy_space(&mut self, space: AddressSpace) {
+        space.destroy(&mut self.tables);
+    }
+
+    fn activate(&mut self, space: &AddressSpace) {
+        space.activate();
+    }
+
+    fn activate_kernel(&mut self) {
+        paging::activate_boot();
+    }
+
+    fn page_tables(&mut self) -> &mut dyn FrameSource {
+        &mut self.tables
+    }
+
+    fn alloc_frames(&mut self, count: u64, limit: u64) -> Option<u64> {
+        let below = limit.min(MAPPED_LIMIT);
+        let phys =
+            crate::memory::with(|a| a.allocate_contiguous(count, FRAME_SIZE, below)).ok()??;
+        zero(phys, count);
+        Some(phys)
+    }
+
+    fn free_frames(&mut self, phys: u64, count: u64) {
+        for i in 0..count {
+            self.tables.release(phys + i * FRAME_SIZE);
+        }
+    }
+
+    fn read_phys(&self, phys: u64, buf: &mut [u8]) {
+        // SAFETY: the exokernel passes ranges inside one frame it reached
+        // through a translation of a user mapping (or owns); every frame is
+        // identity-mapped.
+        unsafe {
+            core::ptr::copy_nonoverlapping(phys as usize as *const u8, buf.as_mut_ptr(), buf.len());
+        }
+    }
+
+    fn write_phys(&mut self, phys: u64, data: &[u8]) {
+        // SAFETY: as in `read_phys`; the frame belongs to an environment
+        // the kernel is acting for, and no Rust reference aliases it.
+        unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), phys as usize as *mut u8, data.len());
+        }
+    }
+
+    fn console(&mut self, bytes: &[u8]) {
+        CONSOLE_UART.write_bytes(bytes);
+    }
+
+    fn now_ns(&self) -> u64 {
+        crate::uptime_us().saturating_mul(1000)
+    }
+
+    fn read_log(&self, offset: u64, buf: &mut [u8]) -> usize {
+        exokernel::klog::BOOT_LOG.lock().read_at(offset, buf)
+    }
+
+    fn set_tls(&mut self, base: u64) {
+        cpu::set_thread_register(base);
+    }
+
+    fn save_fpu(&mut self, state: &mut ThreadRegister) {
+        state.0 = cpu::thread_register();
+    }
+
+    fn restore_fpu(&mut self, state: &ThreadRegister) {
+        cpu::set_thread_register(state.0);
+    }
+
+    fn irq_lines(&self) -> u32 {
+        gic::lines().saturating_sub(SPI_BASE)
+    }
+
+    fn irq_route(&mut self, line: u32, level: bool, active_low: bool) -> bool {
+        // The GIC has no polarity control: an active-low line needs an
+        // inverter the board does not have.
+        !active_low && gic::configure(SPI_BASE + line, level)
+    }
+
+    fn irq_mask(&mut self, line: u32, masked: bool) {
+        if masked {
+            gic::disable(SPI_BASE + line);
+        } else {
+            gic::enable(SPI_BASE + line);
+        }
+    }
+}
+
+/// Builds the exokernel over `caps` and installs the handlers.
+pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: bool) {
+    paging::init();
+    cpu::allow_el0_virtual_counter();
+    let config = KernelConfig {
+        frame_quota: 4096,
+        ticks_per_slice: 1,
+        clearance: Level::new(8).unwrap_or(Level::HIGHEST),
+    };
+    *KERNEL.lock() = Some(Kernel::new(
+        Aarch64 { tables: Tables },
+        caps,
+        root,
+        drbg,
+        config,
+    ));
+    EXIT_WHEN_DONE.store(exit_when_done, core::sync::atomic::Ordering::Relaxed);
+    exceptions::set_syscall_handler(on_syscall);
+    exceptions::set_user_fault_handler(on_fault);
+    gic::set_spi_handler(on_irq);
+    timer::set_hook(on_tick);
+}
+
+fn on_irq(intid: u32, frame: &mut TrapFrame) {
+    let from_user = exceptions::from_user(frame);
+    // Never contended: IRQs are masked whenever the kernel holds it.
+    if let Some(mut kernel) = KERNEL.try_lock()
+        && let Some(k) = kernel.as_mut()
+    {
+        k.irq(intid - SPI_BASE, frame, from_user);
+    }
+}
+
+/// Runs `f` on the kernel.
+pub fn with<R>(f: impl FnOnce(&mut Aarch64Kernel) -> R) -> Option<R> {
+    KERNEL.lock().as_mut().map(f)
+}
+
+/// Creates one environment per boot module (see `exokernel::manifest`).
+/// Returns how many started.
+pub fn spawn_modules(
+    modules: &[BootModule],
+    memory: &[MemoryRegion],
+    reserved: &[(u64, u64)],
+) -> usize {
+    let images = modules.iter().filter_map(|module| {
+        if module.end > MAPPED_LIMIT {
+            warn!(
+                "module '{}' lies beyond the identity map; skipped",
+                module.name
+            );
+            return None;
+        }
+        let len = (module.end.saturating_sub(module.start)) as usize;
+        // SAFETY: `efi::load_modules` read the module into loader-data
+        // pages at [start, end), which stay reserved and identity-mapped;
+        // nothing writes them.
+        let image = unsafe { core::slice::from_raw_parts(module.start as usize as *const u8, len) };
+        Some(BootImage {
+            line: &module.name,
+            image,
+        })
+    });
+    with(|k| k.spawn_boot_modules(images, memory, reserved)).unwrap_or_else(|| {
+        error!("environments not initialised");
+        0
+    })
+}
+
+/// Leaves the kernel for the first environment. Never returns.
+pub fn run() -> ! {
+    cpu::mask_irqs();
+    let mut frame = TrapFrame::new_user(0, 0, 0);
+    let next = with(|k| k.start(&mut frame)).unwrap_or(Next::Finished);
+    follow(next, &mut frame);
+    exceptions::enter_user(&frame)
+}
+
+fn on_syscall(frame: &mut TrapFrame) {
+    let next = with(|k| k.syscall(frame)).unwrap_or(Next::Resume);
+    follow(next, frame);
+}
+
+fn on_fault(frame: &mut TrapFrame) {
+    let class = esr::class(frame.esr);
+    let fault = Fault {
+        name: esr::exception_class(frame.esr),
+        vector: u64::from(class),
+        ip: frame.elr,
+        address: esr::Abort::decode(frame.esr).map(|_| frame.far),
+        error: frame.esr,
+    };
+    let next = with(|k| {
+        let env = k.current();
+        let next = k.fault(frame, fault);
+        if let Some(record) = k.exits().last().filter(|r| Some(r.env) == env) {
+            warn!("{record}");
+        }
+        next
+    })
+    .unwrap_or(Next::Finished);
+    follow(next, frame);
+}
+
+/// The tick's hook: the scheduler's preemption point.
+fn on_tick(frame: &mut TrapFrame) {
+    let from_user = exceptions::from_user(frame);
+    let Some(mut kernel) = KERNEL.try_lock() else {
+        return;
+    };
+    let next = kernel
+        .as_mut()
+        .map_or(Next::Resume, |k| k.tick(frame, from_user));
+    drop(kernel);
+    if from_user {
+        follow(next, frame);
+    }
+}
+
+/// Acts on what the kernel said: nothing (resume), idle until something
+/// can run, or finish.
+fn follow(next: Next, frame: &mut TrapFrame) {
+    match next {
+        Next::Resume | Next::Switched => {}
+        Next::Idle => loop {
+            // Nothing runnable: wait for an interrupt with a kernel-mode
+            // context, then ask again.
+            cpu::unmask_irqs();
+            cpu::wait_for_interrupt();
+            cpu::mask_irqs();
+            match with(|k| k.start(frame)).unwrap_or(Next::Finished) {
+                Next::Idle => {}
+                Next::Finished => finish(),
+                Next::Resume | Next::Switched => return,
+            }
+        },
+        Next::Finished => finish(),
+    }
+}
+
+fn finish() -> ! {
+    paging::activate_boot();
+    with(|k| k.report_exits());
+    if EXIT_WHEN_DONE.load(core::sync::atomic::Ordering::Relaxed) {
+        exit::exit(ExitCode::Success);
+    }
+    cpu::unmask_irqs();
+    loop {
+        cpu::wait_for_interrupt();
+    }
+}
