@@ -266,6 +266,55 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             ]),
             timeout,
         },
+        Aarch64Scenario {
+            name: "aarch64 faulting environments",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["faulter", "faulter", "faulter", "faulter", "hello"],
+            expect: Expect {
+                absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "still alive"]),
+                ..environments_pass(&[
+                    "env 0 (faulter) killed by data abort from EL0 at ip",
+                    "(address 0x8070000000)",
+                    "env 1 (faulter) killed by unknown reason (undefined instruction)",
+                    "env 2 (faulter) killed by BRK",
+                    "env 3 (faulter) killed by system register access",
+                    "hello: done",
+                    "env 4 (hello) exited with status 0",
+                    "(4 did not exit with status 0)",
+                ])
+            },
+            timeout,
+        },
+        Aarch64Scenario {
+            name: "aarch64 upcalls",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["upcalls", "hello"],
+            expect: environments_pass(&[
+                "upcalls 0: foreign call answered Ok(1007)",
+                "upcalls 0: demand-paged 4 pages, sum 10",
+                "upcalls 0: 1 emulated, 4 page faults, 1 skipped, 3 slice ends",
+                "env 0 (upcalls) exited with status 0",
+                "env 1 (hello) exited with status 0",
+            ]),
+            timeout,
+        },
+        Aarch64Scenario {
+            name: "aarch64 user-level threads (timer preemption)",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["threads"],
+            expect: environments_pass(&[
+                "threads 0: 3 threads finished, counts [",
+                "switches in the slice-end upcall",
+                "env 0 (threads) exited with status 0",
+            ]),
+            timeout,
+        },
     ]
 }
 

@@ -50,7 +50,7 @@ const USER_PACKAGE: &str = "exo-user-programs";
 const AARCH64_USER_TARGET: &str = "aarch64-unknown-none";
 /// The user programs that run on aarch64 (the rest use x86_64 instructions
 /// or devices: `rdtsc`-free ports are listed here as they come).
-const AARCH64_PROGRAMS: [&str; 3] = ["hello", "ping", "pong"];
+const AARCH64_PROGRAMS: [&str; 6] = ["hello", "ping", "pong", "threads", "faulter", "upcalls"];
 /// Modules the stock ISO (`iso/grub.cfg`, `cargo xtask run`) loads.
 const DEFAULT_MODULES: [&str; 3] = ["hello", "ping", "pong"];
 
@@ -303,13 +303,13 @@ fn esp_image(efi: &Path, cmdline: &str, name: &str, modules: &[&str]) -> Result<
         let built = target_dir().join(AARCH64_USER_TARGET).join("release");
         let mut list = String::new();
         for line in modules {
-            let program = line.split_whitespace().next().unwrap_or_default();
-            std::fs::copy(
-                built.join(program),
-                stage.join("EFI/exo/modules").join(program),
-            )
-            .with_context(|| format!("copying user program {program}"))?;
-            files.push(format!("EFI/exo/modules/{program}"));
+            let program = program_of(line);
+            let file = format!("EFI/exo/modules/{program}");
+            if !files.contains(&file) {
+                std::fs::copy(built.join(program), stage.join(&file))
+                    .with_context(|| format!("copying user program {program}"))?;
+                files.push(file);
+            }
             list.push_str(line);
             list.push('\n');
         }

@@ -8,12 +8,47 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use exo_sys::{access, println, upcall};
 
-/// Context word indices (x86_64 order, docs/EXO_ABI.md).
-const RAX: usize = upcall::CONTEXT;
-const RDI: usize = upcall::CONTEXT + 5;
-const RIP: usize = upcall::CONTEXT + 15;
+/// Context word indices (x86_64 order, docs/EXO_ABI.md): the result
+/// register, the first argument register, the instruction pointer; the
+/// fault vectors of a page fault and an invalid instruction, and how long
+/// the invalid instruction is.
+#[cfg(target_arch = "x86_64")]
+mod arch {
+    use exo_sys::upcall;
+    pub const RESULT: usize = upcall::CONTEXT;
+    pub const ARG0: usize = upcall::CONTEXT + 5;
+    pub const PC: usize = upcall::CONTEXT + 15;
+    pub const PAGE_FAULT: u64 = 14;
+    pub const INVALID: u64 = 6;
+    pub const INVALID_BYTES: u64 = 2;
+    /// Raises the invalid-instruction fault.
+    pub fn invalid() {
+        // SAFETY: raises #UD, which the handler skips.
+        unsafe { core::arch::asm!("ud2") };
+    }
+}
+/// The same for aarch64 (x0 is both result and first argument; the fault
+/// vector is the exception class: a data abort from EL0, an unknown
+/// instruction).
+#[cfg(target_arch = "aarch64")]
+mod arch {
+    use exo_sys::upcall;
+    pub const RESULT: usize = upcall::CONTEXT;
+    pub const ARG0: usize = upcall::CONTEXT;
+    pub const PC: usize = upcall::CONTEXT + 32;
+    pub const PAGE_FAULT: u64 = 0x24;
+    pub const INVALID: u64 = 0x00;
+    pub const INVALID_BYTES: u64 = 4;
+    /// Raises the invalid-instruction fault.
+    pub fn invalid() {
+        // SAFETY: raises an undefined-instruction exception, which the
+        // handler skips.
+        unsafe { core::arch::asm!("udf #0") };
+    }
+}
+use arch::{ARG0, PC, RESULT};
 /// Where pages appear on demand.
-const LAZY: u64 = 0x5000_0000;
+const LAZY: u64 = exo_sys::user_address(0x5000_0000);
 /// A made-up foreign system call: returns the sum of its first argument and 1000.
 const FOREIGN_CALL: u64 = 0x1234;
 
@@ -26,16 +61,28 @@ static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
 static EMULATED: AtomicU64 = AtomicU64::new(0);
 static SKIPPED: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
+/// The upcall entry on aarch64: 0 in x0, the kind in x1, the frame in x2.
+#[cfg(target_arch = "aarch64")]
+extern "C" fn entry(_zero: u64, kind: u64, frame: *mut u64) -> ! {
+    handler(kind, frame)
+}
+
+/// The upcall entry on x86_64: the kind in RDI, the frame in RSI.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn entry(kind: u64, frame: *mut u64) -> ! {
+    handler(kind, frame)
+}
+
+fn handler(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote a frame of FRAME_WORDS words at `frame`, on
     // our upcall stack, and nothing else uses it while we run.
     let words = unsafe { &mut *frame.cast::<[u64; upcall::FRAME_WORDS]>() };
     match kind {
         upcall::SYSCALL if words[1] == FOREIGN_CALL => {
-            words[RAX] = words[RDI] + 1000;
+            words[RESULT] = words[ARG0] + 1000;
             EMULATED.fetch_add(1, Ordering::Relaxed);
         }
-        upcall::FAULT if words[1] == 14 => {
+        upcall::FAULT if words[1] == arch::PAGE_FAULT => {
             let page = words[3] & !0xfff;
             let ok = (LAZY..LAZY + 0x10_0000).contains(&page)
                 && exo_sys::frame_alloc(1)
@@ -47,8 +94,8 @@ extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
             }
             PAGE_FAULTS.fetch_add(1, Ordering::Relaxed);
         }
-        upcall::FAULT if words[1] == 6 => {
-            words[RIP] += 2; // skip ud2
+        upcall::FAULT if words[1] == arch::INVALID => {
+            words[PC] += arch::INVALID_BYTES;
             SKIPPED.fetch_add(1, Ordering::Relaxed);
         }
         upcall::SLICE_END => {
@@ -66,7 +113,7 @@ extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
 #[unsafe(no_mangle)]
 fn main(env: u64) -> u64 {
     let top = (&raw const UPCALL_STACK) as u64 + size_of::<Stack>() as u64;
-    if exo_sys::upcall_register(handler as *const () as u64, top).is_err() {
+    if exo_sys::upcall_register(entry as *const () as u64, top).is_err() {
         return 1;
     }
     // 1. A system call the kernel does not know, answered by our handler.
@@ -84,8 +131,7 @@ fn main(env: u64) -> u64 {
     }
     println!("upcalls {env}: demand-paged 4 pages, sum {sum}");
     // 3. An invalid instruction, skipped by the handler.
-    // SAFETY: raises #UD, which the handler skips.
-    unsafe { core::arch::asm!("ud2") };
+    arch::invalid();
     // 4. Spin until three slice-end upcalls have arrived.
     while SLICE_ENDS.load(Ordering::Relaxed) < 3 {
         core::hint::spin_loop();
