@@ -27,8 +27,16 @@ use crate::vfs::{Access, Cred, Node, permits};
 /// one `FRAME_ALLOC` run is 2 MiB).
 pub const MAX_IMAGE: usize = 2 << 20;
 
-/// `e_machine` of this machine's executables.
+/// `e_machine` of x86_64 executables.
 pub const EM_X86_64: u16 = 62;
+/// `e_machine` of aarch64 executables.
+pub const EM_AARCH64: u16 = 183;
+/// `e_machine` of this machine's executables.
+#[cfg(target_arch = "aarch64")]
+pub const EM_NATIVE: u16 = EM_AARCH64;
+/// `e_machine` of this machine's executables.
+#[cfg(not(target_arch = "aarch64"))]
+pub const EM_NATIVE: u16 = EM_X86_64;
 
 /// What an image will look like in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,7 +205,7 @@ pub fn spawn_as<E: Exo + ?Sized>(
     let (cred, cwd) = sys.procs.with(parent, |p| (p.cred.clone(), p.cwd))?;
     let bytes = read_executable(sys, &cred, cwd, path)?;
     let shown = String::from_utf8_lossy(path).into_owned();
-    let image = inspect(&bytes, EM_X86_64, &shown)?;
+    let image = inspect(&bytes, EM_NATIVE, &shown)?;
     let pages = (bytes.len() as u64).div_ceil(4096);
     let frames = exo.frame_alloc(pages)?;
     let created = exo

@@ -50,7 +50,17 @@ const USER_PACKAGE: &str = "exo-user-programs";
 const AARCH64_USER_TARGET: &str = "aarch64-unknown-none";
 /// The user programs that run on aarch64 (the rest use x86_64 instructions
 /// or devices: `rdtsc`-free ports are listed here as they come).
-const AARCH64_PROGRAMS: [&str; 6] = ["hello", "ping", "pong", "threads", "faulter", "upcalls"];
+const AARCH64_PROGRAMS: [&str; 9] = [
+    "hello",
+    "ping",
+    "pong",
+    "threads",
+    "faulter",
+    "upcalls",
+    "hostile",
+    "spawner",
+    "libosdemo",
+];
 /// Modules the stock ISO (`iso/grub.cfg`, `cargo xtask run`) loads.
 const DEFAULT_MODULES: [&str; 3] = ["hello", "ping", "pong"];
 

@@ -21,17 +21,34 @@ impl Rng {
     }
 }
 
+/// Where the kernel image is, the kernel's map of physical memory, and
+/// the first address past user space (non-canonical on x86_64).
+#[cfg(target_arch = "x86_64")]
+const KERNEL_IMAGE: u64 = 0x10_0000;
+#[cfg(target_arch = "x86_64")]
+const KERNEL_MAP: u64 = 0xffff_8000_0000_0000;
+#[cfg(target_arch = "x86_64")]
+const NOT_USER: u64 = 0x8000_0000_0000;
+/// On aarch64: RAM, where UEFI loads the kernel; the identity map from 0;
+/// the first address past the 48-bit TTBR0 range.
+#[cfg(target_arch = "aarch64")]
+const KERNEL_IMAGE: u64 = 0x4000_0000;
+#[cfg(target_arch = "aarch64")]
+const KERNEL_MAP: u64 = 0;
+#[cfg(target_arch = "aarch64")]
+const NOT_USER: u64 = 1 << 48;
+
 /// An argument chosen to hurt.
 fn nasty(rng: &mut Rng, handles: &[u64]) -> u64 {
     let r = rng.next();
     match r % 12 {
         0 => 0,
         1 => u64::MAX,
-        2 => 0x10_0000 + r % 0x30_0000, // kernel image
-        3 => 0xffff_8000_0000_0000 + (r >> 8) % (1 << 32), // direct map
-        4 => 0x8000_0000_0000 + (r >> 8), // non-canonical
-        5 => 0x40_0000 + (r >> 8) % 0x10_0000, // our own image
-        6 => 0x3000_0000 + ((r >> 8) % 64) * 0x1000, // scratch pages
+        2 => KERNEL_IMAGE + r % 0x30_0000,
+        3 => KERNEL_MAP + (r >> 8) % (1 << 32),
+        4 => NOT_USER + (r >> 8),
+        5 => exo_sys::user_address(0x40_0000) + (r >> 8) % 0x10_0000, // our own image
+        6 => exo_sys::user_address(0x3000_0000) + ((r >> 8) % 64) * 0x1000, // scratch pages
         7 => r % 600,
         8 | 9 => handles
             .get((r >> 8) as usize % handles.len().max(1))

@@ -9,6 +9,7 @@
 extern crate alloc;
 
 use alloc::boxed::Box;
+use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
@@ -36,7 +37,7 @@ impl SystemInfo for Info {
     fn cpus(&self) -> Vec<CpuInfo> {
         vec![CpuInfo {
             vendor: "exo".into(),
-            model: "x86_64 (bare metal)".into(),
+            model: format!("{ARCH} (bare metal)"),
             mhz: 0,
             flags: Vec::new(),
         }]
@@ -54,23 +55,41 @@ impl SystemInfo for Info {
         log
     }
     fn version(&self) -> String {
-        "exo 0.1.0 (x86_64, bare metal)".into()
+        format!("exo 0.1.0 ({ARCH}, bare metal)")
     }
     fn uptime_ns(&self) -> u64 {
         BareMetal.clock_ns()
     }
 }
 
-/// The child: `ENV_EXIT(42)` at 0x400078, as a static ELF executable.
+/// This machine.
+#[cfg(target_arch = "x86_64")]
+const ARCH: &str = "x86_64";
+/// This machine.
+#[cfg(target_arch = "aarch64")]
+const ARCH: &str = "aarch64";
+
+/// `ENV_EXIT(42)`: `mov eax, 1; mov edi, 42; syscall`.
+#[cfg(target_arch = "x86_64")]
+const CHILD_CODE: [u8; 12] = [0xb8, 1, 0, 0, 0, 0xbf, 42, 0, 0, 0, 0x0f, 0x05];
+/// `ENV_EXIT(42)`: `mov x0, #42; mov x8, #1; svc #0`.
+#[cfg(target_arch = "aarch64")]
+const CHILD_CODE: [u8; 12] = [
+    0x40, 0x05, 0x80, 0xd2, 0x28, 0x00, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4,
+];
+
+/// The child: `ENV_EXIT(42)` just after its headers, as a static ELF
+/// executable at the start of user programs' space.
 fn child_image() -> Vec<u8> {
-    let code: [u8; 12] = [0xb8, 1, 0, 0, 0, 0xbf, 42, 0, 0, 0, 0x0f, 0x05];
+    let code = CHILD_CODE;
+    let load = exo_sys::user_address(0x40_0000);
     let total = 64 + 56 + code.len();
     let mut b = vec![0u8; total];
     b[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
     b[16..18].copy_from_slice(&2u16.to_le_bytes());
-    b[18..20].copy_from_slice(&62u16.to_le_bytes());
+    b[18..20].copy_from_slice(&libos::exec::EM_NATIVE.to_le_bytes());
     b[20..24].copy_from_slice(&1u32.to_le_bytes());
-    b[24..32].copy_from_slice(&(0x40_0000u64 + 120).to_le_bytes());
+    b[24..32].copy_from_slice(&(load + 120).to_le_bytes());
     b[32..40].copy_from_slice(&64u64.to_le_bytes());
     b[52..54].copy_from_slice(&64u16.to_le_bytes());
     b[54..56].copy_from_slice(&56u16.to_le_bytes());
@@ -78,8 +97,8 @@ fn child_image() -> Vec<u8> {
     let ph = 64;
     b[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
     b[ph + 4..ph + 8].copy_from_slice(&5u32.to_le_bytes());
-    b[ph + 16..ph + 24].copy_from_slice(&0x40_0000u64.to_le_bytes());
-    b[ph + 24..ph + 32].copy_from_slice(&0x40_0000u64.to_le_bytes());
+    b[ph + 16..ph + 24].copy_from_slice(&load.to_le_bytes());
+    b[ph + 24..ph + 32].copy_from_slice(&load.to_le_bytes());
     b[ph + 32..ph + 40].copy_from_slice(&(total as u64).to_le_bytes());
     b[ph + 40..ph + 48].copy_from_slice(&(total as u64).to_le_bytes());
     b[ph + 48..ph + 56].copy_from_slice(&0x1000u64.to_le_bytes());

@@ -6,11 +6,12 @@
 
 use exo_sys::{access, println};
 
-const PAGE: u64 = 0x1000_0000;
-const LOAD: u64 = 0x40_0000;
+const PAGE: u64 = exo_sys::user_address(0x1000_0000);
+const LOAD: u64 = exo_sys::user_address(0x40_0000);
 const HEADERS: usize = 64 + 56;
 
 /// The child's code: DEBUG_WRITE(msg, len); ENV_EXIT(42); then the message.
+#[cfg(target_arch = "x86_64")]
 const CODE: [u8; 28] = [
     0x48, 0x8d, 0x3d, 0x15, 0x00, 0x00, 0x00, // lea rdi, [rip + 21] (msg)
     0xbe, 14, 0x00, 0x00, 0x00, // mov esi, 14
@@ -20,6 +21,36 @@ const CODE: [u8; 28] = [
     0xbf, 42, 0x00, 0x00, 0x00, // mov edi, 42
     0x0f, 0x05, // syscall
 ];
+/// `EM_X86_64`.
+#[cfg(target_arch = "x86_64")]
+const MACHINE: u16 = 62;
+
+/// The child's code on aarch64, the same calls through `svc`.
+#[cfg(target_arch = "aarch64")]
+const CODE: [u8; 28] = words([
+    0x1000_00e0, // adr x0, . + 28 (msg)
+    0xd280_01c1, // mov x1, #14
+    0xd280_0008, // mov x8, #0 (DEBUG_WRITE)
+    0xd400_0001, // svc #0
+    0xd280_0540, // mov x0, #42
+    0xd280_0028, // mov x8, #1 (ENV_EXIT)
+    0xd400_0001, // svc #0
+]);
+/// `EM_AARCH64`.
+#[cfg(target_arch = "aarch64")]
+const MACHINE: u16 = 183;
+
+/// Instruction words as little-endian bytes.
+#[cfg(target_arch = "aarch64")]
+const fn words(w: [u32; 7]) -> [u8; 28] {
+    let mut out = [0; 28];
+    let mut i = 0;
+    while i < 28 {
+        out[i] = (w[i / 4] >> (8 * (i % 4))) as u8;
+        i += 1;
+    }
+    out
+}
 const MESSAGE: &[u8; 14] = b"child says hi\n";
 
 fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
@@ -32,7 +63,7 @@ fn build(buf: &mut [u8]) -> usize {
     let total = HEADERS + CODE.len() + MESSAGE.len();
     put(buf, 0, b"\x7fELF\x02\x01\x01");
     put(buf, 16, &2u16.to_le_bytes()); // ET_EXEC
-    put(buf, 18, &62u16.to_le_bytes()); // EM_X86_64
+    put(buf, 18, &MACHINE.to_le_bytes());
     put(buf, 20, &1u32.to_le_bytes());
     put(buf, 24, &(LOAD + HEADERS as u64).to_le_bytes());
     put(buf, 32, &64u64.to_le_bytes()); // phoff
