@@ -369,6 +369,26 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             ]),
             timeout,
         },
+        Aarch64Scenario {
+            name: "aarch64 user-mode PL031 RTC driver (IRQ + MMIO)",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["rtcdrv irq=2 mmio=0x9010000+0x1000", "hello"],
+            expect: environments_pass(&[
+                "env 0: granted IRQ line 2",
+                "env 0: granted MMIO 0x9010000+0x1000",
+                "rtcdrv 0: PL031 at 0x9010000, ",
+                "match interrupt on line 2",
+                "rtcdrv: interrupt 1 on line 2 at second",
+                "rtcdrv: interrupt 2 on line 2 at second",
+                "rtcdrv: 1 interrupt arrived as an upcall while computing",
+                "rtcdrv: done",
+                "env 0 (rtcdrv) exited with status 0",
+                "env 1 (hello) exited with status 0",
+            ]),
+            timeout,
+        },
     ]
 }
 

@@ -156,8 +156,13 @@ impl Platform for Aarch64 {
 
     fn irq_route(&mut self, line: u32, level: bool, active_low: bool) -> bool {
         // The GIC has no polarity control: an active-low line needs an
-        // inverter the board does not have.
-        !active_low && gic::configure(SPI_BASE + line, level)
+        // inverter the board does not have. A bound line starts enabled,
+        // as the IO-APIC route does on x86_64.
+        if active_low || !gic::configure(SPI_BASE + line, level) {
+            return false;
+        }
+        gic::enable(SPI_BASE + line);
+        true
     }
 
     fn irq_mask(&mut self, line: u32, masked: bool) {

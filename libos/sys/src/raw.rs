@@ -197,6 +197,22 @@ pub fn cap_next(index: u64) -> Result<u64, Error> {
     syscall(call::CAP_NEXT, &[index])
 }
 
+/// The first capability of resource `kind` (see [`CapInfo::kind`]) in
+/// this environment's table, with its description: how a driver finds the
+/// device capabilities its boot manifest granted.
+pub fn cap_find(kind: u64) -> Option<(u64, CapInfo)> {
+    let mut index = 0;
+    while let Ok(handle) = cap_next(index) {
+        if let Ok(info) = cap_info(handle)
+            && info.kind == kind
+        {
+            return Some((handle, info));
+        }
+        index = u64::from(exo_abi::decode_handle(handle).0) + 1;
+    }
+    None
+}
+
 /// Allocates `count` contiguous frames for DMA below `limit` (0: anywhere):
 /// the handle and the physical address to program into the device.
 pub fn dma_alloc(count: u64, limit: u64) -> Result<(u64, u64), Error> {

@@ -35,24 +35,6 @@ fn write(offset: u64, value: u64) {
     unsafe { reg(offset).write_volatile(value) }
 }
 
-/// The first capability of `kind` in our table and its description.
-fn find(kind: u64) -> Option<(u64, exo_sys::CapInfo)> {
-    let mut index = 0;
-    while let Ok(h) = exo_sys::cap_next(index) {
-        if let Ok(info) = exo_sys::cap_info(h)
-            && info.kind == kind
-        {
-            return Some((h, info));
-        }
-        index = exo_abi_index(h) + 1;
-    }
-    None
-}
-
-fn exo_abi_index(handle: u64) -> u64 {
-    handle & ((1 << 24) - 1)
-}
-
 static LINE: AtomicU64 = AtomicU64::new(0);
 static TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
 static UPCALL_IRQS: AtomicU64 = AtomicU64::new(0);
@@ -94,7 +76,9 @@ extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
 
 #[unsafe(no_mangle)]
 fn main(env: u64) -> u64 {
-    let (Some((mmio, regs)), Some((irq, lines))) = (find(KIND_MMIO), find(KIND_IRQ)) else {
+    let (Some((mmio, regs)), Some((irq, lines))) =
+        (exo_sys::cap_find(KIND_MMIO), exo_sys::cap_find(KIND_IRQ))
+    else {
         println!("hpetdrv {env}: no MMIO or IRQ capability granted");
         return 1;
     };
