@@ -2,15 +2,15 @@
 //! the exception handlers that feed it (`svc`, EL0 faults, the tick, SPIs
 //! bound by environments), and the path into EL0.
 //!
-//! The same design as x86_64 (`boot/x86_64/src/envs.rs`): the kernel state
-//! lives in one [`spin::Mutex`], every entry from EL0 runs with IRQs masked
-//! on one CPU, and switching environments is rewriting the [`TrapFrame`]
-//! the entry saved (and TTBR0_EL1). The frame carries the SIMD registers,
+//! The same design as x86_64 (`boot/x86_64/src/envs.rs`), through the
+//! same [`Runner`]: every entry from EL0 runs with IRQs masked on one CPU,
+//! and switching environments is rewriting the [`TrapFrame`] the entry
+//! saved (and TTBR0_EL1). The frame carries the SIMD registers,
 //! so the vector state travels with each environment's saved context.
 
 use exokernel::cap::{CapSpace, Level, RootAuthority};
 use exokernel::entropy::Drbg;
-use exokernel::env::{BootImage, Fault, Kernel, KernelConfig, Next, Platform};
+use exokernel::env::{BootImage, Cpu, Fault, Kernel, KernelConfig, Platform, Runner};
 use exokernel::frames::FRAME_SIZE;
 use hal::arch::aarch64::exceptions::{self, TrapFrame};
 use hal::arch::aarch64::paging::{self, AddressSpace};
@@ -20,18 +20,11 @@ use hal::arch::aarch64::{cpu, esr, exit, gic, timer};
 use hal::mmu::{FrameSource, MapError};
 use hal::{BootModule, Console, ExitCode, MemoryRegion, UserContext};
 use log::{error, warn};
-use spin::Mutex;
 
 /// `EM_AARCH64`.
 const EM_AARCH64: u16 = 183;
 /// Environment interrupt line `n` is GIC SPI `n`: INTID `32 + n`.
 const SPI_BASE: u32 = 32;
-
-/// The exokernel instance.
-pub type Aarch64Kernel = Kernel<Aarch64, TrapFrame>;
-
-static KERNEL: Mutex<Option<Aarch64Kernel>> = Mutex::new(None);
-static EXIT_WHEN_DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Page-table frames from the frame allocator, zeroed through the
 /// identity map.
@@ -174,6 +167,39 @@ impl Platform for Aarch64 {
     }
 }
 
+/// What the runner needs from this CPU.
+#[derive(Debug)]
+pub struct Aarch64Cpu;
+
+impl Cpu for Aarch64Cpu {
+    fn wait_for_interrupt() {
+        cpu::unmask_irqs();
+        cpu::wait_for_interrupt();
+        cpu::mask_irqs();
+    }
+
+    fn mask_interrupts() {
+        cpu::mask_irqs();
+    }
+
+    fn activate_kernel_space() {
+        paging::activate_boot();
+    }
+
+    fn power_off() -> ! {
+        exit::exit(ExitCode::Success)
+    }
+
+    fn idle_forever() -> ! {
+        cpu::unmask_irqs();
+        loop {
+            cpu::wait_for_interrupt();
+        }
+    }
+}
+
+static RUNNER: Runner<Aarch64, TrapFrame, Aarch64Cpu> = Runner::new();
+
 /// Builds the exokernel over `caps` and installs the handlers.
 pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: bool) {
     paging::init();
@@ -183,33 +209,14 @@ pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: boo
         ticks_per_slice: 1,
         clearance: Level::new(8).unwrap_or(Level::HIGHEST),
     };
-    *KERNEL.lock() = Some(Kernel::new(
-        Aarch64 { tables: Tables },
-        caps,
-        root,
-        drbg,
-        config,
-    ));
-    EXIT_WHEN_DONE.store(exit_when_done, core::sync::atomic::Ordering::Relaxed);
-    exceptions::set_syscall_handler(on_syscall);
+    let kernel = Kernel::new(Aarch64 { tables: Tables }, caps, root, drbg, config);
+    RUNNER.install(kernel, exit_when_done);
+    exceptions::set_syscall_handler(|frame| RUNNER.syscall(frame));
     exceptions::set_user_fault_handler(on_fault);
-    gic::set_spi_handler(on_irq);
-    timer::set_hook(on_tick);
-}
-
-fn on_irq(intid: u32, frame: &mut TrapFrame) {
-    let from_user = exceptions::from_user(frame);
-    // Never contended: IRQs are masked whenever the kernel holds it.
-    if let Some(mut kernel) = KERNEL.try_lock()
-        && let Some(k) = kernel.as_mut()
-    {
-        k.irq(intid - SPI_BASE, frame, from_user);
-    }
-}
-
-/// Runs `f` on the kernel.
-pub fn with<R>(f: impl FnOnce(&mut Aarch64Kernel) -> R) -> Option<R> {
-    KERNEL.lock().as_mut().map(f)
+    gic::set_spi_handler(|intid, frame| {
+        RUNNER.irq(intid - SPI_BASE, frame, exceptions::from_user(frame));
+    });
+    timer::set_hook(|frame| RUNNER.tick(frame, exceptions::from_user(frame)));
 }
 
 /// Creates one environment per boot module (see `exokernel::manifest`).
@@ -237,91 +244,28 @@ pub fn spawn_modules(
             image,
         })
     });
-    with(|k| k.spawn_boot_modules(images, memory, reserved)).unwrap_or_else(|| {
-        error!("environments not initialised");
-        0
-    })
+    RUNNER
+        .with(|k| k.spawn_boot_modules(images, memory, reserved))
+        .unwrap_or_else(|| {
+            error!("environments not initialised");
+            0
+        })
 }
 
 /// Leaves the kernel for the first environment. Never returns.
 pub fn run() -> ! {
-    cpu::mask_irqs();
     let mut frame = TrapFrame::new_user(0, 0, 0);
-    let next = with(|k| k.start(&mut frame)).unwrap_or(Next::Finished);
-    follow(next, &mut frame);
+    RUNNER.start(&mut frame);
     exceptions::enter_user(&frame)
 }
 
-fn on_syscall(frame: &mut TrapFrame) {
-    let next = with(|k| k.syscall(frame)).unwrap_or(Next::Resume);
-    follow(next, frame);
-}
-
 fn on_fault(frame: &mut TrapFrame) {
-    let class = esr::class(frame.esr);
     let fault = Fault {
         name: esr::exception_class(frame.esr),
-        vector: u64::from(class),
+        vector: u64::from(esr::class(frame.esr)),
         ip: frame.elr,
         address: esr::Abort::decode(frame.esr).map(|_| frame.far),
         error: frame.esr,
     };
-    let next = with(|k| {
-        let env = k.current();
-        let next = k.fault(frame, fault);
-        if let Some(record) = k.exits().last().filter(|r| Some(r.env) == env) {
-            warn!("{record}");
-        }
-        next
-    })
-    .unwrap_or(Next::Finished);
-    follow(next, frame);
-}
-
-/// The tick's hook: the scheduler's preemption point.
-fn on_tick(frame: &mut TrapFrame) {
-    let from_user = exceptions::from_user(frame);
-    let Some(mut kernel) = KERNEL.try_lock() else {
-        return;
-    };
-    let next = kernel
-        .as_mut()
-        .map_or(Next::Resume, |k| k.tick(frame, from_user));
-    drop(kernel);
-    if from_user {
-        follow(next, frame);
-    }
-}
-
-/// Acts on what the kernel said: nothing (resume), idle until something
-/// can run, or finish.
-fn follow(next: Next, frame: &mut TrapFrame) {
-    match next {
-        Next::Resume | Next::Switched => {}
-        Next::Idle => loop {
-            // Nothing runnable: wait for an interrupt with a kernel-mode
-            // context, then ask again.
-            cpu::unmask_irqs();
-            cpu::wait_for_interrupt();
-            cpu::mask_irqs();
-            match with(|k| k.start(frame)).unwrap_or(Next::Finished) {
-                Next::Idle => {}
-                Next::Finished => finish(),
-                Next::Resume | Next::Switched => return,
-            }
-        },
-        Next::Finished => finish(),
-    }
-}
-
-fn finish() -> ! {
-    paging::activate_boot();
-    with(|k| k.report_exits());
-    if EXIT_WHEN_DONE.load(core::sync::atomic::Ordering::Relaxed) {
-        exit::exit(ExitCode::Success);
-    }
-    cpu::unmask_irqs();
-    loop {
-        cpu::wait_for_interrupt();
-    }
+    RUNNER.fault(frame, fault);
 }

@@ -1,14 +1,13 @@
 //! Environments on x86_64: the exokernel's [`Platform`] over this machine,
 //! the trap handlers that feed it, and the path into user mode.
 //!
-//! The kernel state lives in one [`spin::Mutex`]; every entry from user
-//! mode runs with interrupts disabled on one CPU, so the lock is never
-//! contended — it documents the single owner and would serialise CPUs once
-//! SMP arrives.
+//! The trap handlers' common half — enter the kernel, act on what it says
+//! next — is the exokernel's [`Runner`], shared with aarch64; this file
+//! holds what is x86_64's own.
 
 use exokernel::cap::{CapSpace, Level, RootAuthority};
 use exokernel::entropy::Drbg;
-use exokernel::env::{BootImage, Fault, Kernel, KernelConfig, Next, Platform};
+use exokernel::env::{BootImage, Cpu, Fault, Kernel, KernelConfig, Platform, Runner};
 use exokernel::frames::FRAME_SIZE;
 use hal::arch::x86_64::paging::{self, AddressSpace};
 use hal::arch::x86_64::trap::{self, TrapFrame};
@@ -18,16 +17,12 @@ use hal::arch::x86_64::{
 use hal::mmu::{FrameSource, MapError};
 use hal::{BootModule, Console, ExitCode, MemoryRegion, UserContext};
 use log::{error, warn};
-use spin::Mutex;
 
 /// `EM_X86_64`.
 const EM_X86_64: u16 = 62;
 
 /// The exokernel instance.
 pub type X86Kernel = Kernel<X86, TrapFrame>;
-
-static KERNEL: Mutex<Option<X86Kernel>> = Mutex::new(None);
-static EXIT_WHEN_DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Page-table frames from the frame allocator, zeroed through the direct
 /// map.
@@ -168,6 +163,39 @@ impl Platform for X86 {
     }
 }
 
+/// What the runner needs from this CPU.
+#[derive(Debug)]
+pub struct X86Cpu;
+
+impl Cpu for X86Cpu {
+    fn wait_for_interrupt() {
+        cpu::enable_interrupts();
+        cpu::halt();
+        cpu::disable_interrupts();
+    }
+
+    fn mask_interrupts() {
+        cpu::disable_interrupts();
+    }
+
+    fn activate_kernel_space() {
+        paging::activate_boot();
+    }
+
+    fn power_off() -> ! {
+        exit::exit(ExitCode::Success)
+    }
+
+    fn idle_forever() -> ! {
+        cpu::enable_interrupts();
+        loop {
+            cpu::halt();
+        }
+    }
+}
+
+static RUNNER: Runner<X86, TrapFrame, X86Cpu> = Runner::new();
+
 /// Builds the exokernel over `caps` and installs the trap handlers.
 pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: bool) {
     paging::init();
@@ -178,33 +206,21 @@ pub fn init(caps: CapSpace, root: RootAuthority, drbg: Drbg, exit_when_done: boo
         ticks_per_slice: 1,
         clearance: Level::new(8).unwrap_or(Level::HIGHEST),
     };
-    *KERNEL.lock() = Some(Kernel::new(
-        X86 { tables: Tables },
-        caps,
-        root,
-        drbg,
-        config,
-    ));
-    EXIT_WHEN_DONE.store(exit_when_done, core::sync::atomic::Ordering::Relaxed);
-    trap::set_syscall_handler(on_syscall);
+    let kernel = Kernel::new(X86 { tables: Tables }, caps, root, drbg, config);
+    RUNNER.install(kernel, exit_when_done);
+    trap::set_syscall_handler(|frame| RUNNER.syscall(frame));
     trap::set_user_fault_handler(on_fault);
     trap::set_irq_handler(on_irq);
 }
 
 fn on_irq(frame: &mut TrapFrame) {
     let line = (frame.vector - u64::from(ioapic::IRQ_VECTOR_BASE)) as u32;
-    let from_user = trap::from_user(frame);
-    // Never contended: interrupts are off whenever the kernel holds it.
-    if let Some(mut kernel) = KERNEL.try_lock()
-        && let Some(k) = kernel.as_mut()
-    {
-        k.irq(line, frame, from_user);
-    }
+    RUNNER.irq(line, frame, trap::from_user(frame));
 }
 
 /// Runs `f` on the kernel.
 pub fn with<R>(f: impl FnOnce(&mut X86Kernel) -> R) -> Option<R> {
-    KERNEL.lock().as_mut().map(f)
+    RUNNER.with(f)
 }
 
 /// Creates one environment per boot module, granting the device resources
@@ -238,16 +254,9 @@ pub fn spawn_modules(
 
 /// Leaves the kernel for the first environment. Never returns.
 pub fn run() -> ! {
-    cpu::disable_interrupts();
     let mut frame = TrapFrame::new_user(0, 0, 0);
-    let next = with(|k| k.start(&mut frame)).unwrap_or(Next::Finished);
-    follow(next, &mut frame);
+    RUNNER.start(&mut frame);
     trap::enter_user(&frame)
-}
-
-fn on_syscall(frame: &mut TrapFrame) {
-    let next = with(|k| k.syscall(frame)).unwrap_or(Next::Resume);
-    follow(next, frame);
 }
 
 fn on_fault(frame: &mut TrapFrame) {
@@ -259,62 +268,10 @@ fn on_fault(frame: &mut TrapFrame) {
         address,
         error: frame.error_code,
     };
-    let next = with(|k| {
-        let env = k.current();
-        let next = k.fault(frame, fault);
-        if let Some(record) = k.exits().last().filter(|r| Some(r.env) == env) {
-            warn!("{record}");
-        }
-        next
-    })
-    .unwrap_or(Next::Finished);
-    follow(next, frame);
+    RUNNER.fault(frame, fault);
 }
 
 /// Called by the timer handler for every tick.
 pub fn on_tick(frame: &mut TrapFrame) {
-    let from_user = trap::from_user(frame);
-    let Some(mut kernel) = KERNEL.try_lock() else {
-        return;
-    };
-    let next = kernel
-        .as_mut()
-        .map_or(Next::Resume, |k| k.tick(frame, from_user));
-    drop(kernel);
-    if from_user {
-        follow(next, frame);
-    }
-}
-
-/// Acts on what the kernel said: nothing (resume), idle until something
-/// can run, or finish.
-fn follow(next: Next, frame: &mut TrapFrame) {
-    match next {
-        Next::Resume | Next::Switched => {}
-        Next::Idle => loop {
-            // Nothing runnable: wait for an interrupt with a kernel-mode
-            // context, then ask again.
-            cpu::enable_interrupts();
-            cpu::halt();
-            cpu::disable_interrupts();
-            match with(|k| k.start(frame)).unwrap_or(Next::Finished) {
-                Next::Idle => {}
-                Next::Finished => finish(),
-                Next::Resume | Next::Switched => return,
-            }
-        },
-        Next::Finished => finish(),
-    }
-}
-
-fn finish() -> ! {
-    paging::activate_boot();
-    with(|k| k.report_exits());
-    if EXIT_WHEN_DONE.load(core::sync::atomic::Ordering::Relaxed) {
-        exit::exit(ExitCode::Success);
-    }
-    cpu::enable_interrupts();
-    loop {
-        cpu::halt();
-    }
+    RUNNER.tick(frame, trap::from_user(frame));
 }

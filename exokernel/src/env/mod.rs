@@ -36,7 +36,7 @@ use hal::mmu::{AddressSpaceOps, FrameSource, MapError};
 
 use crate::cap::{CapError, CapHandle, CapSpace, EnvId, Level, RootAuthority};
 
-pub use boot::BootImage;
+pub use boot::{BootImage, Cpu, Runner};
 pub use ipc::Message;
 pub use sched::SliceVector;
 pub use spawn::{STACK_PAGES, SpawnError};
