@@ -166,12 +166,53 @@ pub fn ipc_reply(to: u64, message: &Message) -> Result<(), Error> {
     Error::from_raw(syscall6(call::IPC_REPLY, message.args(to))[0]).map(|_| ())
 }
 
-/// Registers `entry` as the upcall handler, running on the stack that ends
-/// at `stack_top` (16-byte aligned). The handler is
-/// `extern "C" fn(kind: u64, frame: *mut u64) -> !` and ends with
+/// Registers `entry` as the upcall entry point, running on the stack that
+/// ends at `stack_top` (16-byte aligned). The registers it starts with are
+/// the architecture's (docs/EXO_ABI.md): on x86_64 it is
+/// `extern "C" fn(kind: u64, frame: *mut u64) -> !`; Rust handlers use
+/// [`upcall_install`], which hides the difference. It ends with
 /// [`upcall_return`].
 pub fn upcall_register(entry: u64, stack_top: u64) -> Result<u64, Error> {
     syscall(call::UPCALL_REGISTER, &[entry, stack_top, 0])
+}
+
+/// An upcall handler in Rust: the upcall's kind and its frame (see
+/// [`exo_abi::upcall`]); it ends with [`upcall_return`].
+pub type UpcallHandler = fn(kind: u64, frame: *mut u64) -> !;
+
+/// The handler [`upcall_install`] registered (0: none yet).
+static UPCALL_HANDLER: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Where the kernel enters on aarch64: 0 in x0 (the result register),
+/// the kind in x1 and the frame in x2 (docs/EXO_ABI.md).
+#[cfg(target_arch = "aarch64")]
+extern "C" fn upcall_entry(_zero: u64, kind: u64, frame: *mut u64) -> ! {
+    dispatch_upcall(kind, frame)
+}
+
+/// Where the kernel enters on x86_64: the kind in RDI, the frame in RSI.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn upcall_entry(kind: u64, frame: *mut u64) -> ! {
+    dispatch_upcall(kind, frame)
+}
+
+fn dispatch_upcall(kind: u64, frame: *mut u64) -> ! {
+    let handler = UPCALL_HANDLER.load(core::sync::atomic::Ordering::Acquire);
+    if handler == 0 {
+        upcall_return(frame)
+    }
+    // SAFETY: only `upcall_install` stores into the slot, and it stores an
+    // `UpcallHandler`.
+    let handler = unsafe { core::mem::transmute::<usize, UpcallHandler>(handler) };
+    handler(kind, frame)
+}
+
+/// Registers `handler` for this environment's upcalls, run on the stack
+/// at `stack_top` (16-byte aligned), through an entry that hides how the
+/// architecture passes the kind and the frame.
+pub fn upcall_install(handler: UpcallHandler, stack_top: u64) -> Result<u64, Error> {
+    UPCALL_HANDLER.store(handler as usize, core::sync::atomic::Ordering::Release);
+    upcall_register(upcall_entry as *const () as u64, stack_top)
 }
 
 /// [`upcall_register`] with `exo_abi::upcall_flags` (e.g. `REFLECT_ALL`

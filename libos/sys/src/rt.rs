@@ -216,19 +216,6 @@ pub mod threads {
     struct UpcallStack([u8; 16 * 1024]);
     static mut UPCALL_STACK: UpcallStack = UpcallStack([0; 16 * 1024]);
 
-    /// The upcall entry on aarch64: the kernel puts 0 in x0 (the result
-    /// register), the kind in x1 and the frame in x2 (docs/EXO_ABI.md).
-    #[cfg(target_arch = "aarch64")]
-    extern "C" fn upcall_entry(_zero: u64, kind: u64, frame: *mut u64) -> ! {
-        on_upcall(kind, frame)
-    }
-
-    /// The upcall entry on x86_64: the kind in RDI, the frame in RSI.
-    #[cfg(target_arch = "x86_64")]
-    extern "C" fn upcall_entry(kind: u64, frame: *mut u64) -> ! {
-        on_upcall(kind, frame)
-    }
-
     /// The slice-end upcall: switch threads.
     fn on_upcall(kind: u64, frame: *mut u64) -> ! {
         if kind == upcall::SLICE_END {
@@ -275,7 +262,7 @@ pub mod threads {
             switches: 0,
         });
         let top = (&raw const UPCALL_STACK) as u64 + size_of::<UpcallStack>() as u64;
-        let _ = crate::upcall_register(upcall_entry as *const () as u64, top);
+        let _ = crate::upcall_install(on_upcall, top);
     }
 
     extern "C" fn trampoline(entry: u64, arg: u64) -> ! {

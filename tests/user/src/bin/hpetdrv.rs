@@ -53,7 +53,7 @@ fn arm() {
     write(T0_CONF, (line << 9) | (1 << 2));
 }
 
-extern "C" fn handler(kind: u64, frame: *mut u64) -> ! {
+fn handler(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
     let lines = unsafe { frame.add(1).read() };
     let line = LINE.load(Ordering::Relaxed);
@@ -140,7 +140,7 @@ fn main(env: u64) -> u64 {
     TICKS_PER_MS.store(ticks_per_ms, Ordering::Relaxed);
     let top = (&raw const UPCALL_STACK) as u64 + size_of::<Stack>() as u64;
     if exo_sys::irq_unbind(line).is_err()
-        || exo_sys::upcall_register(handler as *const () as u64, top).is_err()
+        || exo_sys::upcall_install(handler, top).is_err()
         || exo_sys::irq_bind(irq, line, irq_flags::UPCALL).is_err()
     {
         return 8;

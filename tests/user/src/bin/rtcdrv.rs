@@ -53,18 +53,6 @@ static UPCALL_IRQS: AtomicU64 = AtomicU64::new(0);
 struct Stack([u8; 16 * 1024]);
 static mut UPCALL_STACK: Stack = Stack([0; 16 * 1024]);
 
-/// The upcall entry on aarch64: 0 in x0, the kind in x1, the frame in x2.
-#[cfg(target_arch = "aarch64")]
-extern "C" fn entry(_zero: u64, kind: u64, frame: *mut u64) -> ! {
-    handler(kind, frame)
-}
-
-/// The upcall entry on x86_64: the kind in RDI, the frame in RSI.
-#[cfg(target_arch = "x86_64")]
-extern "C" fn entry(kind: u64, frame: *mut u64) -> ! {
-    handler(kind, frame)
-}
-
 fn handler(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
     let lines = unsafe { frame.add(1).read() };
@@ -137,7 +125,7 @@ fn main(env: u64) -> u64 {
     LINE.store(line, Ordering::Relaxed);
     let top = (&raw const UPCALL_STACK) as u64 + size_of::<Stack>() as u64;
     if exo_sys::irq_unbind(line).is_err()
-        || exo_sys::upcall_register(entry as *const () as u64, top).is_err()
+        || exo_sys::upcall_install(handler, top).is_err()
         || exo_sys::irq_bind(irq, line, irq_flags::LEVEL | irq_flags::UPCALL).is_err()
     {
         return 7;

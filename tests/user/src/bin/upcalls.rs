@@ -61,18 +61,6 @@ static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
 static EMULATED: AtomicU64 = AtomicU64::new(0);
 static SKIPPED: AtomicU64 = AtomicU64::new(0);
 
-/// The upcall entry on aarch64: 0 in x0, the kind in x1, the frame in x2.
-#[cfg(target_arch = "aarch64")]
-extern "C" fn entry(_zero: u64, kind: u64, frame: *mut u64) -> ! {
-    handler(kind, frame)
-}
-
-/// The upcall entry on x86_64: the kind in RDI, the frame in RSI.
-#[cfg(target_arch = "x86_64")]
-extern "C" fn entry(kind: u64, frame: *mut u64) -> ! {
-    handler(kind, frame)
-}
-
 fn handler(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote a frame of FRAME_WORDS words at `frame`, on
     // our upcall stack, and nothing else uses it while we run.
@@ -113,7 +101,7 @@ fn handler(kind: u64, frame: *mut u64) -> ! {
 #[unsafe(no_mangle)]
 fn main(env: u64) -> u64 {
     let top = (&raw const UPCALL_STACK) as u64 + size_of::<Stack>() as u64;
-    if exo_sys::upcall_register(entry as *const () as u64, top).is_err() {
+    if exo_sys::upcall_install(handler, top).is_err() {
         return 1;
     }
     // 1. A system call the kernel does not know, answered by our handler.
