@@ -389,6 +389,21 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             ]),
             timeout,
         },
+        Aarch64Scenario {
+            name: "aarch64 BPF JIT at EL0 (W^X code pages)",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["bpfjit"],
+            expect: environments_pass(&[
+                "bpfjit 0: loop: interpreter Ok(49995000), JIT Ok(49995000)",
+                "bpfjit 0: map counter: interpreter Ok(1000), JIT Ok(2000)",
+                "agree: 200 runs in",
+                "bpfjit: done",
+                "env 0 (bpfjit) exited with status 0",
+            ]),
+            timeout,
+        },
     ]
 }
 

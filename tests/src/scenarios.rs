@@ -316,6 +316,23 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
+            name: "BPF JIT in user mode (W^X code pages)",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["bpfjit"],
+            icount: false,
+            expect: environments_pass(&[
+                "bpfjit 0: loop: interpreter Ok(49995000), JIT Ok(49995000)",
+                "bpfjit 0: map counter: interpreter Ok(1000), JIT Ok(2000)",
+                "agree: 200 runs in",
+                "bpfjit: done",
+                "env 0 (bpfjit) exited with status 0",
+            ]),
+            timeout,
+        },
+        Scenario {
             name: "user-level threads",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,

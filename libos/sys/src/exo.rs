@@ -153,7 +153,7 @@ mod bare {
             unit(raw::unmap(va))
         }
         fn protect(&self, va: u64, access: u64) -> Result<(), Error> {
-            unit(syscall(call::PROTECT, &[va, access]))
+            unit(raw::protect(va, access))
         }
         fn dma_alloc(&self, count: u64, limit: u64) -> Result<(u64, u64), Error> {
             raw::dma_alloc(count, limit)

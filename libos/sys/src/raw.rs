@@ -113,6 +113,11 @@ pub fn map(handle: u64, index: u64, va: u64, access: u64) -> Result<u64, Error> 
     syscall(call::MAP, &[handle, index, va, access])
 }
 
+/// Changes the access of user page `va` (W^X: never write and execute).
+pub fn protect(va: u64, access: u64) -> Result<u64, Error> {
+    syscall(call::PROTECT, &[va, access])
+}
+
 /// Unmaps user page `va`.
 pub fn unmap(va: u64) -> Result<u64, Error> {
     syscall(call::UNMAP, &[va])

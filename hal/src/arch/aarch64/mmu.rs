@@ -19,13 +19,17 @@ use aarch64_cpu::registers::{HCR_EL2, ICC_SRE_EL2, ReadWriteable, Readable};
 // stack. x29 and x30 are zeroed so backtraces end at the entry function. Scratch register x9 is passed as an input (value 0) so the allocator
 // places no other input there; the blocks never return.
 
-/// SCTLR_EL1: MMU, data and instruction caches, stack alignment checks, and
-/// the bits that are RES1 in Armv8.0 (EOS, TSCXT, EIS, SPAN, nTLSMD,
-/// LSMAOE).
+/// SCTLR_EL1: MMU, data and instruction caches, stack alignment checks,
+/// EL0 access to CTR_EL0 (UCT) and to cache maintenance by address (UCI:
+/// `dc cvau`/`ic ivau`, which a JIT in user code needs to publish its
+/// instructions, as on Linux), and the bits that are RES1 in Armv8.0 (EOS,
+/// TSCXT, EIS, SPAN, nTLSMD, LSMAOE).
 pub const SCTLR_EL1: u64 = (1 << 0)
     | (1 << 2)
     | (1 << 3)
     | (1 << 4)
+    | (1 << 15)
+    | (1 << 26)
     | (1 << 12)
     | (1 << 11)
     | (1 << 20)
