@@ -31,6 +31,7 @@
 
 use super::esr::{self, Abort, Spsr};
 use super::exit;
+pub use super::frame::{FRAME_BYTES, TrapFrame, Vector, from_user, sanitize_user_frame};
 use super::uart::CONSOLE_UART;
 use crate::{Console, ExitCode};
 use aarch64_cpu::registers::{Readable, VBAR_EL1, Writeable};
@@ -44,89 +45,6 @@ pub const PROBE_BRK: RangeInclusive<u16> = 0x1000..=0x1fff;
 
 /// Most frames a backtrace prints.
 pub const MAX_FRAMES: usize = 24;
-
-/// Bytes of a [`TrapFrame`] (the stubs subtract this from SP).
-pub const FRAME_BYTES: usize = 832;
-
-/// Which of the 16 vectors was taken: `4 × source + kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Vector(pub u64);
-
-impl Vector {
-    /// Where the exception came from.
-    #[must_use]
-    pub const fn source(self) -> &'static str {
-        match self.0 / 4 {
-            0 => "EL1 with SP_EL0",
-            1 => "EL1",
-            2 => "EL0 (AArch64)",
-            _ => "EL0 (AArch32)",
-        }
-    }
-
-    /// Its kind.
-    #[must_use]
-    pub const fn kind(self) -> &'static str {
-        match self.0 % 4 {
-            0 => "synchronous",
-            1 => "IRQ",
-            2 => "FIQ",
-            _ => "SError",
-        }
-    }
-
-    /// Whether it is a synchronous exception.
-    #[must_use]
-    pub const fn is_synchronous(self) -> bool {
-        self.0.is_multiple_of(4)
-    }
-
-    /// Whether it is an IRQ.
-    #[must_use]
-    pub const fn is_irq(self) -> bool {
-        self.0 % 4 == 1
-    }
-
-    /// Whether it came from EL1 (the kernel).
-    #[must_use]
-    pub const fn from_el1(self) -> bool {
-        self.0 < 8
-    }
-}
-
-/// Everything an exception saves, lowest address first; lives on the
-/// stack the exception was taken on, at the address the dispatcher gets.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct TrapFrame {
-    /// x0–x30 (x29 is the frame pointer, x30 the link register).
-    pub x: [u64; 31],
-    /// The stack pointer the exception interrupted (SP_EL1 before the
-    /// frame was pushed; for an exception from EL0 the kernel stack's).
-    pub sp: u64,
-    /// ELR_EL1: where execution resumes (the faulting instruction for an
-    /// abort, the one after the interrupted one for an IRQ).
-    pub elr: u64,
-    /// SPSR_EL1: the interrupted PSTATE.
-    pub spsr: u64,
-    /// ESR_EL1: the syndrome (meaningless for IRQs).
-    pub esr: u64,
-    /// FAR_EL1: the faulting address (aborts only).
-    pub far: u64,
-    /// SP_EL0: EL0's stack pointer.
-    pub sp_el0: u64,
-    /// The vector taken (see [`Vector`]).
-    pub vector: u64,
-    /// q0–q31.
-    pub q: [u128; 32],
-    /// FPCR.
-    pub fpcr: u64,
-    /// FPSR.
-    pub fpsr: u64,
-}
-
-const _: () = assert!(size_of::<TrapFrame>() == FRAME_BYTES);
-const _: () = assert!(FRAME_BYTES.is_multiple_of(16));
 
 core::arch::global_asm!(
     r#"
@@ -312,22 +230,6 @@ fn handler(slot: &AtomicPtr<()>) -> Option<Handler> {
 
 /// Exception class of `svc` from AArch64.
 const EC_SVC64: u8 = 0x15;
-
-/// SPSR_EL1 bits user code may set: the condition flags N, Z, C, V.
-const SPSR_USER_FLAGS: u64 = 0xf000_0000;
-
-/// Whether `frame` was saved while the CPU ran EL0 code.
-#[must_use]
-pub fn from_user(frame: &TrapFrame) -> bool {
-    frame.spsr & 0b1111 == 0
-}
-
-/// Makes `frame` safe to return to EL0 with: EL0t (M = 0), AArch64, no
-/// exception masked, no single-step or illegal-state bit, only the
-/// condition flags kept.
-pub fn sanitize_user_frame(frame: &mut TrapFrame) {
-    frame.spsr &= SPSR_USER_FLAGS;
-}
 
 /// Leaves the kernel for EL0 with the registers in `frame`, on a fresh
 /// entry stack. The address space must already be active.
@@ -589,77 +491,4 @@ pub fn backtrace_here() {
     // SAFETY: reads x29 only.
     unsafe { core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack)) };
     write_backtrace(&mut EmergencyWriter, None, fp);
-}
-
-/// The aarch64 exo ABI (docs/EXO_ABI.md): `svc #0` with the call number
-/// in x8, arguments in x0–x5, results in x0–x5.
-impl crate::context::UserContext for TrapFrame {
-    /// EL0t with no exception masked, `arg` in x0.
-    fn new_user(entry: u64, stack: u64, arg: u64) -> Self {
-        let mut x = [0; 31];
-        x[0] = arg;
-        TrapFrame {
-            x,
-            sp: 0,
-            elr: entry,
-            spsr: 0,
-            esr: 0,
-            far: 0,
-            sp_el0: stack & !15,
-            vector: 8,
-            q: [0; 32],
-            fpcr: 0,
-            fpsr: 0,
-        }
-    }
-
-    fn syscall_number(&self) -> u64 {
-        self.x[8]
-    }
-
-    fn syscall_args(&self) -> [u64; 6] {
-        [
-            self.x[0], self.x[1], self.x[2], self.x[3], self.x[4], self.x[5],
-        ]
-    }
-
-    /// Value `i` in x`i`: x0 is both the result and the first argument
-    /// register.
-    fn set_results(&mut self, values: &[u64]) {
-        for (slot, value) in self.x.iter_mut().take(6).zip(values) {
-            *slot = *value;
-        }
-    }
-
-    fn instruction_pointer(&self) -> u64 {
-        self.elr
-    }
-
-    /// x0–x30, SP_EL0, PC, PSTATE.
-    fn to_words(&self) -> [u64; crate::context::CONTEXT_WORDS] {
-        let mut w = [0; crate::context::CONTEXT_WORDS];
-        w[..31].copy_from_slice(&self.x);
-        w[31] = self.sp_el0;
-        w[32] = self.elr;
-        w[33] = self.spsr;
-        w
-    }
-
-    fn from_words(w: &[u64; crate::context::CONTEXT_WORDS]) -> Self {
-        let mut frame = Self::new_user(w[32], 0, 0);
-        frame.x.copy_from_slice(&w[..31]);
-        frame.sp_el0 = w[31];
-        frame.spsr = w[33];
-        sanitize_user_frame(&mut frame);
-        frame
-    }
-
-    /// The SIMD registers and FPCR/FPSR live in the frame here (on x86_64
-    /// they stay in the CPU), so a frame rebuilt from words takes them
-    /// from the one it replaces.
-    fn keep_vector_state(&mut self, from: &Self) {
-        self.q = from.q;
-        self.fpcr = from.fpcr;
-        self.fpsr = from.fpsr;
-    }
 }

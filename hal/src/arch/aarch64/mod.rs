@@ -7,7 +7,7 @@
 //! 1:1 map of physical memory ([`tables`]), so a physical address is also
 //! the address to dereference.
 //!
-//! [`tables`], [`esr`] and [`image`] are pure computation and also build
+//! [`tables`], [`esr`], [`frame`] and [`image`] are pure computation and also build
 //! (and are tested) on the host; everything else needs the CPU.
 
 pub mod tables;
@@ -22,6 +22,8 @@ pub mod esr;
 pub mod exceptions;
 #[cfg(target_arch = "aarch64")]
 pub mod exit;
+#[cfg(any(test, target_arch = "aarch64"))]
+pub mod frame;
 #[cfg(target_arch = "aarch64")]
 pub mod gic;
 pub mod image;
