@@ -1,9 +1,23 @@
-//! Shared harness of the personality suites: a hosted machine with a libOS,
-//! a process, its memory, and a tiny test runner that prints one summary
+//! Shared harness of the personality suites: a machine with a libOS, a
+//! process, its memory, and a tiny test runner that prints one summary
 //! line per personality (`linux: N passed, N failed`).
+//!
+//! The machine is the hosted model (`exo-hosted`) under `cargo test`, or,
+//! built for a bare-metal target, the exokernel itself: the suite programs
+//! in `tests/user` run the same cases as environments in QEMU, the libOS
+//! reaching the real kernel through `exo_sys::BareMetal`. Cases that need
+//! host threads (a second caller blocking while the first wakes it) run
+//! hosted only.
+#![cfg_attr(target_os = "none", no_std)]
 
-use std::sync::Arc;
+extern crate alloc;
 
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+#[cfg(not(target_os = "none"))]
 use exo_hosted::{Config, Machine};
 use exo_personality::{Ctx, VecMemory};
 use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
@@ -44,6 +58,7 @@ impl SystemInfo for Info {
 /// memory.
 pub struct World {
     /// Keeps the machine alive.
+    #[cfg(not(target_os = "none"))]
     pub machine: Machine,
     /// The libOS.
     pub sys: System,
@@ -58,9 +73,20 @@ impl World {
     /// A fresh machine, libOS and child process.
     #[must_use]
     pub fn new() -> Self {
+        #[cfg(not(target_os = "none"))]
         let machine = Machine::new(Config::default());
-        let env = Arc::new(machine.spawn("personality").expect("environment"));
-        let sys = System::boot(env, Arc::new(Info), Options::default()).expect("libOS");
+        #[cfg(not(target_os = "none"))]
+        let sys = {
+            let env = Arc::new(machine.spawn("personality").expect("environment"));
+            System::boot(env, Arc::new(Info), Options::default()).expect("libOS")
+        };
+        #[cfg(target_os = "none")]
+        let sys = System::boot(
+            Arc::new(exo_sys::BareMetal),
+            Arc::new(Info),
+            Options::default(),
+        )
+        .expect("libOS");
         let pid = sys.procs.fork(INIT).expect("fork");
         let mut mem = VecMemory::new();
         mem.map(MEM, MEM_LEN);
@@ -71,6 +97,7 @@ impl World {
             })
             .expect("process");
         Self {
+            #[cfg(not(target_os = "none"))]
             machine,
             sys,
             pid,
@@ -119,8 +146,8 @@ impl World {
     }
 }
 
-impl std::fmt::Debug for World {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for World {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("World")
             .field("pid", &self.pid)
             .finish_non_exhaustive()
@@ -133,6 +160,9 @@ impl Default for World {
     }
 }
 
+#[doc(hidden)]
+pub use alloc::format;
+
 /// A named check.
 pub type Case = (&'static str, fn() -> Result<(), String>);
 
@@ -141,33 +171,58 @@ pub type Case = (&'static str, fn() -> Result<(), String>);
 macro_rules! check {
     ($cond:expr, $($arg:tt)*) => {
         if !$cond {
-            return Err(format!($($arg)*));
+            return Err($crate::format!($($arg)*));
         }
     };
 }
 
-/// Runs `cases`, prints each result and the summary line, and exits
-/// non-zero if any failed.
-pub fn run(personality: &str, cases: &[Case]) {
+/// One output line: stdout hosted, the kernel console on bare metal.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        #[cfg(not(target_os = "none"))]
+        std::println!($($arg)*);
+        #[cfg(target_os = "none")]
+        exo_sys::println!($($arg)*);
+    }};
+}
+
+/// Runs one case; a panic fails it (hosted; on bare metal a panic ends
+/// the environment).
+fn attempt(case: fn() -> Result<(), String>) -> Result<(), String> {
+    #[cfg(not(target_os = "none"))]
+    {
+        std::panic::catch_unwind(case).unwrap_or_else(|_| Err("panicked".into()))
+    }
+    #[cfg(target_os = "none")]
+    {
+        case()
+    }
+}
+
+/// Runs `cases`, prints each result and the summary line; returns how
+/// many failed.
+pub fn run(personality: &str, cases: &[Case]) -> usize {
     let mut failed = 0;
     for (name, case) in cases {
-        match std::panic::catch_unwind(case) {
-            Ok(Ok(())) => println!("{personality}: {name} ... ok"),
-            Ok(Err(why)) => {
+        match attempt(*case) {
+            Ok(()) => say!("{personality}: {name} ... ok"),
+            Err(why) => {
                 failed += 1;
-                println!("{personality}: {name} ... FAILED: {why}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("{personality}: {name} ... FAILED: panicked");
+                say!("{personality}: {name} ... FAILED: {why}");
             }
         }
     }
-    println!(
+    say!(
         "{personality}: {} passed, {failed} failed",
         cases.len() - failed
     );
-    if failed > 0 {
+    failed
+}
+
+/// [`run`] as a test binary's `main`: exits non-zero if any case failed.
+#[cfg(not(target_os = "none"))]
+pub fn run_and_exit(personality: &str, cases: &[Case]) {
+    if run(personality, cases) > 0 {
         std::process::exit(1);
     }
 }

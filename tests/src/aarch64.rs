@@ -404,6 +404,22 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             ]),
             timeout,
         },
+        Aarch64Scenario {
+            name: "aarch64 Linux personality suite on the exokernel",
+            cmdline: "exit",
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["linuxsuite"],
+            expect: Expect {
+                absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
+                ..environments_pass(&[
+                    "linux: open_read_write_close ... ok",
+                    "passed, 0 failed",
+                    "env 0 (linuxsuite) exited with status 0",
+                ])
+            },
+            timeout,
+        },
     ]
 }
 

@@ -333,6 +333,24 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
+            name: "Linux personality suite on the exokernel",
+            cmdline: "exit".into(),
+            firmware: Firmware::Bios,
+            machine: DEFAULT_MACHINE,
+            cpu: DEFAULT_CPU,
+            modules: &["linuxsuite"],
+            icount: false,
+            expect: Expect {
+                absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
+                ..environments_pass(&[
+                    "linux: open_read_write_close ... ok",
+                    "passed, 0 failed",
+                    "env 0 (linuxsuite) exited with status 0",
+                ])
+            },
+            timeout,
+        },
+        Scenario {
             name: "user-level threads",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use exo_personality::{Ctx, UserMemory, VecMemory};
-use exo_personality_tests::{Case, World, check, run};
+use exo_personality_tests::{Case, World, check, run_and_exit};
 use libos::process::{ExitStatus, Pid};
 use libos::signal::Signal;
 
@@ -2157,5 +2157,5 @@ fn main() {
         ),
         ("path_limits", path_limits),
     ];
-    run("freebsd", cases);
+    run_and_exit("freebsd", cases);
 }

@@ -10,7 +10,7 @@ use exo_cross::convert::{self, View};
 use exo_cross::{Body, Message, Rights, channel, recv, send};
 use exo_hosted::{Config, Machine};
 use exo_personality::{Ctx, UserMemory, VecMemory};
-use exo_personality_tests::{Case, check, run};
+use exo_personality_tests::{Case, check, run_and_exit};
 use libos::Errno;
 use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
 use libos::process::{INIT, Pid};
@@ -914,5 +914,5 @@ fn main() {
             revoked_door_fails_the_linux_caller,
         ),
     ];
-    run("cross", cases);
+    run_and_exit("cross", cases);
 }

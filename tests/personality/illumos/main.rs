@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use exo_hosted::HostedEnv;
 use exo_illumos::Regs;
 use exo_personality::{Ctx, UserMemory, VecMemory};
-use exo_personality_tests::{Case, MEM, MEM_LEN, World, check, run};
+use exo_personality_tests::{Case, MEM, MEM_LEN, World, check, run_and_exit};
 use libos::process::Pid;
 use libos::system::System;
 
@@ -1609,5 +1609,5 @@ fn main() {
         ("door_revoke_semantics", door_revoke_semantics),
         ("door_call_errors", door_call_errors),
     ];
-    run("illumos", cases);
+    run_and_exit("illumos", cases);
 }

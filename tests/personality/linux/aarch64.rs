@@ -2,6 +2,7 @@
 //! open flags and the generic `struct stat`; and the `*at` calls both
 //! numberings share.
 
+use alloc::string::String;
 use exo_personality_tests::{World, check};
 
 use super::{

@@ -1,8 +1,14 @@
 //! Memory (`mmap` family, `brk`) and waiting (`futex`, `eventfd`,
 //! `epoll`) through the Linux personality.
 
-use std::time::Duration;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+#[cfg(not(target_os = "none"))]
+use core::time::Duration;
 
+#[cfg(not(target_os = "none"))]
 use exo_personality::{Ctx, UserMemory, VecMemory};
 use exo_personality_tests::{World, check};
 
@@ -336,6 +342,7 @@ pub fn futex_wait_value_and_timeout() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 /// A second thread of the process: its own handler context, the same
 /// libOS and pid; the futex word lives at the same address.
 fn thread_ctx<'a>(w: &'a World, mem: &'a mut VecMemory) -> Ctx<'a> {
@@ -346,6 +353,7 @@ fn thread_ctx<'a>(w: &'a World, mem: &'a mut VecMemory) -> Ctx<'a> {
     }
 }
 
+#[cfg(not(target_os = "none"))]
 pub fn futex_wake_and_requeue() -> Result<(), String> {
     let mut w = World::new();
     let f = futex_word(&mut w, 0);
@@ -500,6 +508,7 @@ pub fn epoll_level_edge_and_oneshot() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 pub fn epoll_wait_blocks_until_a_write() -> Result<(), String> {
     let mut w = World::new();
     let ep = sys(&mut w, EPOLL_CREATE1, &[0]) as u64;

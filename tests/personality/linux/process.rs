@@ -1,7 +1,10 @@
 //! Process creation (`fork`, `vfork`, `clone`), thread-id addresses,
 //! `sigaltstack` and `statx` through the Linux personality.
 
-use std::time::Duration;
+use alloc::string::{String, ToString};
+use alloc::vec;
+#[cfg(not(target_os = "none"))]
+use core::time::Duration;
 
 use exo_personality::{Ctx, VecMemory};
 use exo_personality_tests::{World, check};
@@ -15,9 +18,12 @@ const CLONE: u64 = 56;
 const FORK: u64 = 57;
 const VFORK: u64 = 58;
 const SIGALTSTACK: u64 = 131;
+#[cfg(not(target_os = "none"))]
 const SET_TID_ADDRESS: u64 = 218;
 const STATX: u64 = 332;
+#[cfg(not(target_os = "none"))]
 const FUTEX: u64 = 202;
+#[cfg(not(target_os = "none"))]
 const FUTEX_WAIT: u64 = 0;
 
 const SIGCHLD: u64 = 17;
@@ -173,6 +179,7 @@ pub fn clone_flag_sets() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 pub fn exit_clears_and_wakes_the_tid_address() -> Result<(), String> {
     let mut w = World::new();
     let tid = w.put(&0x1234u32.to_le_bytes());
