@@ -163,6 +163,55 @@ impl Default for World {
 #[doc(hidden)]
 pub use alloc::format;
 
+pub use core::time::Duration;
+/// A monotonic clock reading, for cases that check how long a call waited.
+#[cfg(not(target_os = "none"))]
+pub use std::time::Instant;
+
+/// A monotonic clock reading (the exokernel's clock), for cases that check
+/// how long a call waited.
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Instant(u64);
+
+#[cfg(target_os = "none")]
+impl Instant {
+    /// Now.
+    #[must_use]
+    pub fn now() -> Self {
+        use exo_sys::Exo;
+        Self(exo_sys::BareMetal.clock_ns())
+    }
+
+    /// Time since `self`.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(Self::now().0.saturating_sub(self.0))
+    }
+}
+
+/// Waits `d` (a host sleep, or yielding the CPU until the kernel's clock
+/// has moved on `d`).
+pub fn sleep(d: Duration) {
+    #[cfg(not(target_os = "none"))]
+    std::thread::sleep(d);
+    #[cfg(target_os = "none")]
+    {
+        let start = Instant::now();
+        while start.elapsed() < d {
+            exo_sys::yield_now();
+        }
+    }
+}
+
+/// Gives up the CPU once (the libOS's wait hook between polls).
+pub fn yield_now() {
+    #[cfg(not(target_os = "none"))]
+    std::thread::yield_now();
+    #[cfg(target_os = "none")]
+    exo_sys::yield_now();
+}
+
 /// A named check.
 pub type Case = (&'static str, fn() -> Result<(), String>);
 

@@ -405,17 +405,20 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             timeout,
         },
         Aarch64Scenario {
-            name: "aarch64 Linux personality suite on the exokernel",
+            name: "aarch64 Linux and FreeBSD personality suites on the exokernel",
             cmdline: "exit",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
-            modules: &["linuxsuite"],
+            modules: &["linuxsuite", "bsdsuite"],
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
                 ..environments_pass(&[
                     "linux: open_read_write_close ... ok",
                     "passed, 0 failed",
                     "env 0 (linuxsuite) exited with status 0",
+                    "freebsd: open_read_write_close ... ok",
+                    "env 1 (bsdsuite) exited with status 0",
+                    "(0 did not exit with status 0)",
                 ])
             },
             timeout,

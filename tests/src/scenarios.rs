@@ -333,12 +333,12 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
-            name: "Linux personality suite on the exokernel",
+            name: "Linux and FreeBSD personality suites on the exokernel",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
-            modules: &["linuxsuite"],
+            modules: &["linuxsuite", "bsdsuite"],
             icount: false,
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
@@ -346,6 +346,9 @@ pub fn all() -> Vec<Scenario> {
                     "linux: open_read_write_close ... ok",
                     "passed, 0 failed",
                     "env 0 (linuxsuite) exited with status 0",
+                    "freebsd: open_read_write_close ... ok",
+                    "env 1 (bsdsuite) exited with status 0",
+                    "(0 did not exit with status 0)",
                 ])
             },
             timeout,

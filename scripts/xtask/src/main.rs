@@ -50,7 +50,8 @@ const USER_PACKAGE: &str = "exo-user-programs";
 const AARCH64_USER_TARGET: &str = "aarch64-unknown-none";
 /// The user programs that run on aarch64 (the rest use x86_64 instructions
 /// or devices: `rdtsc`-free ports are listed here as they come).
-const AARCH64_PROGRAMS: [&str; 12] = [
+const AARCH64_PROGRAMS: [&str; 13] = [
+    "bsdsuite",
     "linuxsuite",
     "bpfjit",
     "rtcdrv",

@@ -4,10 +4,16 @@
 //! values and kqueue events out — on the hosted libOS, including blocking
 //! and wake-up across threads.
 
-use std::time::{Duration, Instant};
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
 
 use exo_personality::{Ctx, UserMemory, VecMemory};
-use exo_personality_tests::{Case, World, check, run_and_exit};
+use exo_personality_tests::{Case, Duration, Instant, World, check};
 use libos::process::{ExitStatus, Pid};
 use libos::signal::Signal;
 
@@ -103,6 +109,7 @@ const AT_REMOVEDIR: u64 = 0x800;
 // kqueue (sys/sys/event.h).
 const EVFILT_READ: i16 = -1;
 const EVFILT_WRITE: i16 = -2;
+#[cfg(not(target_os = "none"))]
 const EVFILT_PROC: i16 = -5;
 const EVFILT_SIGNAL: i16 = -6;
 const EVFILT_TIMER: i16 = -7;
@@ -116,6 +123,7 @@ const EV_RECEIPT: u16 = 0x40;
 const EV_DISPATCH: u16 = 0x80;
 const EV_ERROR: u16 = 0x4000;
 const EV_EOF: u16 = 0x8000;
+#[cfg(not(target_os = "none"))]
 const NOTE_EXIT: u32 = 0x8000_0000;
 
 // FreeBSD signal numbers.
@@ -1375,6 +1383,7 @@ fn kqueue_pipe_read_level_and_clear() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 fn kqueue_blocks_until_a_thread_writes() -> Result<(), String> {
     let mut w = World::new();
     let kq = sys(&mut w, KQUEUE, &[]) as u64;
@@ -1432,6 +1441,7 @@ fn kqueue_blocks_until_a_thread_writes() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 fn kqueue_wait_interrupted_by_a_signal() -> Result<(), String> {
     const EINTR: i64 = -4;
     let mut w = World::new();
@@ -1498,7 +1508,7 @@ fn kqueue_timers() -> Result<(), String> {
     );
     check!(first >= Duration::from_millis(18), "fired after {first:?}");
     check!(evs[0].flags & EV_CLEAR != 0, "timers are EV_CLEAR");
-    std::thread::sleep(Duration::from_millis(70));
+    exo_personality_tests::sleep(Duration::from_millis(70));
     let evs = collect(&mut w, kq, Some(0));
     check!(
         evs.len() == 1 && evs[0].data >= 3,
@@ -1524,6 +1534,7 @@ fn kqueue_timers() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 fn kqueue_proc_note_exit() -> Result<(), String> {
     let mut w = World::new();
     let kq = sys(&mut w, KQUEUE, &[]) as u64;
@@ -1936,6 +1947,7 @@ fn access_truncate_and_links() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(not(target_os = "none"))]
 fn poll_pollfds() -> Result<(), String> {
     const POLL: u64 = 209;
     const POLLIN: u16 = 0x1;
@@ -2094,11 +2106,12 @@ fn path_limits() -> Result<(), String> {
     Ok(())
 }
 
-fn main() {
+/// Every case; those needing host threads only when hosted.
+pub fn cases() -> Vec<Case> {
     // Blocking calls pause through the libOS waiter: yield the host
     // thread rather than spin.
-    libos::wait::install(Box::new(std::thread::yield_now));
-    let cases: &[Case] = &[
+    libos::wait::install(Box::new(exo_personality_tests::yield_now));
+    vec![
         ("open_read_write_close", open_read_write_close),
         ("carry_flag_convention", carry_flag_convention),
         ("errno_numbers_are_freebsd", errno_numbers_are_freebsd),
@@ -2132,15 +2145,18 @@ fn main() {
             "kqueue_pipe_read_level_and_clear",
             kqueue_pipe_read_level_and_clear,
         ),
+        #[cfg(not(target_os = "none"))]
         (
             "kqueue_blocks_until_a_thread_writes",
             kqueue_blocks_until_a_thread_writes,
         ),
+        #[cfg(not(target_os = "none"))]
         (
             "kqueue_wait_interrupted_by_a_signal",
             kqueue_wait_interrupted_by_a_signal,
         ),
         ("kqueue_timers", kqueue_timers),
+        #[cfg(not(target_os = "none"))]
         ("kqueue_proc_note_exit", kqueue_proc_note_exit),
         ("kqueue_signal_counts", kqueue_signal_counts),
         (
@@ -2150,12 +2166,17 @@ fn main() {
         ("socketpair_stream", socketpair_stream),
         ("ids_umask_and_issetugid", ids_umask_and_issetugid),
         ("access_truncate_and_links", access_truncate_and_links),
+        #[cfg(not(target_os = "none"))]
         ("poll_pollfds", poll_pollfds),
         (
             "sigpending_reports_blocked_signals",
             sigpending_reports_blocked_signals,
         ),
         ("path_limits", path_limits),
-    ];
-    run_and_exit("freebsd", cases);
+    ]
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    exo_personality_tests::run_and_exit("freebsd", &cases());
 }
