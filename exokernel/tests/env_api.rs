@@ -1209,3 +1209,131 @@ fn reflect_all_sends_every_call_to_the_handler_and_tls_follows_the_environment()
     run(&mut k, &mut ctx, ids[0]);
     assert_eq!(k.platform().tls, 0x7000_0000);
 }
+
+/// Copies the test program into fresh frames of the current environment
+/// `me`; returns the frames handle and the image length, as `ENV_CREATE`
+/// takes them.
+fn image_in_frames(k: &mut TestKernel, ctx: &mut Regs, me: EnvId) -> (u64, u64) {
+    let image = program();
+    let frames = sys(k, ctx, call::FRAME_ALLOC, &[2, 0]).expect("alloc");
+    for i in 0..2u64 {
+        sys(
+            k,
+            ctx,
+            call::MAP,
+            &[frames, i, HEAP + i * PAGE_SIZE, access::WRITE],
+        )
+        .expect("map");
+    }
+    write_user(k, me, HEAP, &image);
+    (frames, image.len() as u64)
+}
+
+/// `ENV_CREATE` + `ENV_START` from the current environment.
+fn start_child(k: &mut TestKernel, ctx: &mut Regs, frames: u64, len: u64) -> (EnvId, u64) {
+    ctx.call(call::ENV_CREATE, &[frames, len]);
+    assert_eq!(k.syscall(ctx), Next::Resume);
+    let (child, handle) = (ctx.r[0], ctx.r[1]);
+    assert_eq!(sys(k, ctx, call::ENV_START, &[handle]), Ok(0));
+    (EnvId(child as u32), handle)
+}
+
+#[test]
+fn a_child_that_ends_before_anyone_waits_keeps_its_status_until_collected() {
+    let (mut k, mut ctx, ids) = boot(1);
+    let parent = ids[0];
+    let (frames, len) = image_in_frames(&mut k, &mut ctx, parent);
+    let (child, handle) = start_child(&mut k, &mut ctx, frames, len);
+    let weak = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_DERIVE,
+        &[handle, rights::READ, u64::from(child.0), 1],
+    )
+    .expect("derive");
+    // The child runs and exits while the parent is not waiting.
+    ctx.call(call::YIELD_TO, &[u64::from(child.0)]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    ctx.call(call::ENV_EXIT, &[9]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    assert_eq!(k.current(), Some(parent));
+    assert_eq!(k.live_envs(), 1, "it no longer runs");
+    assert_eq!(k.name(child), None);
+    // Its id stays reserved while the status waits to be collected.
+    let other = k.spawn("other", &program()).expect("spawn");
+    assert_ne!(other, child);
+    // Collected once, through any handle that may read it; then every
+    // handle is dead.
+    assert_eq!(sys(&mut k, &mut ctx, call::ENV_WAIT, &[weak]), Ok(9));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_WAIT, &[handle]),
+        Err(Error::BadCapability)
+    );
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_DESTROY, &[handle]),
+        Err(Error::BadCapability)
+    );
+    // A fault is kept the same way; ENV_DESTROY discards an uncollected
+    // status and frees the id.
+    let (second, handle) = start_child(&mut k, &mut ctx, frames, len);
+    ctx.call(call::YIELD_TO, &[u64::from(second.0)]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    let fault = Fault {
+        name: "page fault",
+        vector: 14,
+        ip: 0x40_1000,
+        address: Some(0),
+        error: 0,
+    };
+    assert_ne!(k.fault(&mut ctx, fault), Next::Resume);
+    run(&mut k, &mut ctx, parent);
+    assert_eq!(sys(&mut k, &mut ctx, call::ENV_DESTROY, &[handle]), Ok(0));
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_WAIT, &[handle]),
+        Err(Error::BadCapability)
+    );
+    assert_eq!(k.spawn("reuse", &program()).expect("spawn"), second);
+}
+
+#[test]
+fn when_a_creator_ends_its_children_are_orphaned_and_its_uncollected_ones_freed() {
+    let (mut k, mut ctx, ids) = boot(2);
+    let (parent, other) = (ids[0], ids[1]);
+    run(&mut k, &mut ctx, parent);
+    let (frames, len) = image_in_frames(&mut k, &mut ctx, parent);
+    let (live, live_handle) = start_child(&mut k, &mut ctx, frames, len);
+    let (ended, _) = start_child(&mut k, &mut ctx, frames, len);
+    // The parent hands a read-only copy of the live child's handle on.
+    let shared = sys(
+        &mut k,
+        &mut ctx,
+        call::CAP_TRANSFER,
+        &[live_handle, u64::from(other.0), rights::READ],
+    )
+    .expect("transfer");
+    ctx.call(call::YIELD_TO, &[u64::from(ended.0)]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    ctx.call(call::ENV_EXIT, &[3]);
+    k.syscall(&mut ctx);
+    run(&mut k, &mut ctx, parent);
+    ctx.call(call::ENV_EXIT, &[0]);
+    assert_eq!(k.syscall(&mut ctx), Next::Switched);
+    // The live child keeps running; no handle to it survives its creator
+    // (a stale one could otherwise reach whatever reuses its id).
+    assert!(k.name(live).is_some());
+    assert_eq!(k.live_envs(), 2);
+    run(&mut k, &mut ctx, other);
+    assert_eq!(
+        sys(&mut k, &mut ctx, call::ENV_WAIT, &[shared]),
+        Err(Error::BadCapability)
+    );
+    // Both the creator's id and its uncollected child's are free again.
+    let reused = [
+        k.spawn("a", &program()).expect("spawn"),
+        k.spawn("b", &program()).expect("spawn"),
+    ];
+    assert!(
+        reused.contains(&parent) && reused.contains(&ended),
+        "{reused:?}"
+    );
+}

@@ -340,6 +340,7 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
                 "spawner 0: created env 1 from a 162-byte image",
                 "child says hi",
                 "spawner: back after donating to env 1",
+                "spawner: env 1 ended with status 42",
                 "spawner: destroyed suspended env",
                 "spawner: done",
                 "env 1 (child) exited with status 42",

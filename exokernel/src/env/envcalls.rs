@@ -73,6 +73,13 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
     /// The environment an environment capability of `me` names, if it
     /// carries `needs`.
     fn target(&self, me: EnvId, raw: u64, needs: Rights) -> Result<EnvId, Error> {
+        let id = self.named(me, raw, needs)?;
+        self.env(id).map(|_| id).ok_or(Error::NoSuchEnvironment)
+    }
+
+    /// The environment id an environment capability of `me` names, if it
+    /// carries `needs`, whether that environment runs or has ended.
+    fn named(&self, me: EnvId, raw: u64, needs: Rights) -> Result<EnvId, Error> {
         let handle = self.handle(me, raw)?;
         let cap = self.caps.lookup(me, handle).map_err(cap_error)?;
         let Resource::Environment { first, count } = cap.resource else {
@@ -82,8 +89,9 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         if count != 1 {
             return Err(Error::InvalidArgument);
         }
-        let id = EnvId(u32::try_from(first).map_err(|_| Error::NoSuchEnvironment)?);
-        self.env(id).map(|_| id).ok_or(Error::NoSuchEnvironment)
+        u32::try_from(first)
+            .map(EnvId)
+            .map_err(|_| Error::NoSuchEnvironment)
     }
 
     /// `ENV_START(env handle)`: needs `WRITE` (control) on it.
@@ -96,16 +104,27 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         Ok(0)
     }
 
-    /// `ENV_DESTROY(env handle)`: needs `REVOKE` on it.
+    /// `ENV_DESTROY(env handle)`: needs `REVOKE` on it. Ends the
+    /// environment and reaps it (its handles die), or reaps one that has
+    /// already ended without anyone collecting its status.
     pub(super) fn env_destroy(&mut self, me: EnvId, raw: u64, context: &mut C) -> Next {
-        match self.target(me, raw, Rights::REVOKE) {
+        match self.named(me, raw, Rights::REVOKE) {
             Ok(id) if id == me => {
                 self.destroy(me, ExitReason::Exited(u64::MAX));
+                self.reap(me);
                 self.reschedule(context)
             }
-            Ok(id) => {
+            Ok(id) if self.env(id).is_some() => {
                 self.destroy(id, ExitReason::Exited(u64::MAX));
+                self.reap(id);
                 context.set_results(&[0]);
+                Next::Resume
+            }
+            Ok(id) => {
+                let e = self
+                    .reap(id)
+                    .map_or(Error::NoSuchEnvironment.to_raw(), |_| 0);
+                context.set_results(&[e]);
                 Next::Resume
             }
             Err(e) => {
@@ -117,12 +136,20 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
 
     /// `ENV_WAIT(env handle)`: blocks until the environment the handle
     /// names ends; the result is its [`exo_abi::exit_status`] word. Needs
-    /// `READ` on the handle (and the handle is revoked once it has ended,
-    /// so waiting is possible exactly while it runs).
+    /// `READ` on the handle. An environment that already ended returns its
+    /// word at once. Either way the status is collected once: the handle
+    /// is revoked and a second wait finds it dead.
     pub(super) fn env_wait(&mut self, me: EnvId, raw: u64, context: &mut C) -> Next {
-        match self.target(me, raw, Rights::READ) {
+        match self.named(me, raw, Rights::READ) {
             Ok(target) if target == me => {
                 context.set_results(&[Error::Deadlock.to_raw()]);
+                Next::Resume
+            }
+            Ok(target) if self.env(target).is_none() => {
+                let word = self
+                    .reap(target)
+                    .unwrap_or(Error::NoSuchEnvironment.to_raw());
+                context.set_results(&[word]);
                 Next::Resume
             }
             Ok(target) => {

@@ -263,9 +263,26 @@ struct Env<S, C, F> {
     /// Its floating-point/vector registers while it is not running.
     fpu: F,
     /// The root of the environment capabilities naming this environment
-    /// (held by its creator), revoked when it ends so no stale capability
-    /// can reach a later environment that reuses the id.
+    /// (held by its creator), revoked once it has ended and been reaped so
+    /// no stale capability can reach a later environment that reuses the
+    /// id.
     handle_root: Option<(EnvId, CapHandle)>,
+}
+
+/// An environment that ended while nobody waited on it, like a Unix
+/// zombie: everything it owned is already freed, but its id stays
+/// reserved and its handle alive until a holder of the handle collects how
+/// it ended with `ENV_WAIT` (or discards it with `ENV_DESTROY`). Without
+/// this, a child that exits before its parent reaches `ENV_WAIT` would
+/// leave the parent a dead handle and no status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ended {
+    env: EnvId,
+    /// Its `ENV_WAIT` word ([`exit_code`]).
+    word: u64,
+    /// The creator's root environment handle, revoked when reaped.
+    holder: EnvId,
+    handle: CapHandle,
 }
 
 /// An environment as a kernel over platform `P` keeps it.
@@ -287,6 +304,8 @@ pub struct Kernel<P: Platform, C: UserContext> {
     irq_owner: [Option<EnvId>; irq::MAX_LINES],
     sequence: u64,
     exits: Vec<ExitRecord>,
+    /// Ended environments whose status nobody has collected yet.
+    ended: Vec<Ended>,
 }
 
 impl<P: Platform, C: UserContext> fmt::Debug for Kernel<P, C> {
@@ -325,6 +344,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             irq_owner: [None; irq::MAX_LINES],
             sequence: 0,
             exits: Vec::new(),
+            ended: Vec::new(),
         }
     }
 
@@ -583,6 +603,7 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         }
         // Anyone waiting on the dead environment wakes: `ENV_WAIT` with how
         // it ended, IPC partners with an error.
+        let mut collected = false;
         for other in self.envs.iter_mut().flatten() {
             let waiting = match other.state {
                 State::Sending { to, .. } => to == env,
@@ -592,18 +613,59 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             };
             if waiting {
                 let result = match other.state {
-                    State::WaitingEnv { .. } => exit_code(reason),
+                    State::WaitingEnv { .. } => {
+                        collected = true;
+                        exit_code(reason)
+                    }
                     _ => Error::NoSuchEnvironment.to_raw(),
                 };
                 other.context.set_results(&[result]);
                 other.state = State::Runnable;
             }
         }
-        // Capabilities naming it die with it.
+        // Capabilities naming it die with it once its status is collected;
+        // until then it is kept as an `Ended` record.
         if let Some((holder, handle)) = e.handle_root {
-            let _ = self
-                .caps
-                .revoke_as_root(&self.root, holder, handle, |_, _| {});
+            if collected {
+                let _ = self
+                    .caps
+                    .revoke_as_root(&self.root, holder, handle, |_, _| {});
+            } else {
+                self.ended.push(Ended {
+                    env,
+                    word: exit_code(reason),
+                    holder,
+                    handle,
+                });
+            }
+        }
+        // The environments it created lose their handles (they keep
+        // running, orphaned), and the ones that ended unreaped are reaped:
+        // the handles live in its table, which goes away.
+        let orphans: Vec<EnvId> = self
+            .envs
+            .iter()
+            .flatten()
+            .filter(|c| c.handle_root.is_some_and(|(holder, _)| holder == env))
+            .map(|c| c.id)
+            .collect();
+        for child in orphans {
+            if let Some(c) = self.env_mut(child)
+                && let Some((holder, handle)) = c.handle_root.take()
+            {
+                let _ = self
+                    .caps
+                    .revoke_as_root(&self.root, holder, handle, |_, _| {});
+            }
+        }
+        let unreaped: Vec<EnvId> = self
+            .ended
+            .iter()
+            .filter(|z| z.holder == env)
+            .map(|z| z.env)
+            .collect();
+        for z in unreaped {
+            self.reap(z);
         }
         // Its interrupt lines are masked and released.
         for line in 0..irq::MAX_LINES {
@@ -625,6 +687,18 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
             reason,
             syscalls: e.syscalls,
         });
+    }
+
+    /// Forgets ended environment `env`: its handles are revoked and its id
+    /// becomes free for reuse. Returns how it ended, or `None` if it is
+    /// not an unreaped ended environment.
+    fn reap(&mut self, env: EnvId) -> Option<u64> {
+        let at = self.ended.iter().position(|z| z.env == env)?;
+        let z = self.ended.swap_remove(at);
+        let _ = self
+            .caps
+            .revoke_as_root(&self.root, z.holder, z.handle, |_, _| {});
+        Some(z.word)
     }
 
     /// Destroys `env` from outside (the kernel's own decision, e.g. a

@@ -135,7 +135,10 @@ impl<P: Platform, C: UserContext> Kernel<P, C> {
         let slot = self
             .envs
             .iter()
-            .position(Option::is_none)
+            .enumerate()
+            .position(|(slot, e)| {
+                e.is_none() && !self.ended.iter().any(|z| z.env.0 as usize == slot)
+            })
             .ok_or(SpawnError::NoFreeId)?;
         let id = EnvId(u32::try_from(slot).map_err(|_| SpawnError::NoFreeId)?);
         self.caps

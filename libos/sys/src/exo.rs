@@ -219,7 +219,7 @@ mod bare {
             unit(raw::env_destroy(handle))
         }
         fn env_wait(&self, handle: u64) -> Result<u64, Error> {
-            syscall(call::ENV_WAIT, &[handle])
+            raw::env_wait(handle)
         }
         fn yield_to(&self, env: u64) -> Result<(), Error> {
             unit(raw::yield_to(env))

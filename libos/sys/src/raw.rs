@@ -303,6 +303,12 @@ pub fn env_destroy(handle: u64) -> Result<u64, Error> {
     syscall(call::ENV_DESTROY, &[handle])
 }
 
+/// Waits until the environment `handle` names has ended (at once if it
+/// already has) and collects how it ended: its exit status word.
+pub fn env_wait(handle: u64) -> Result<u64, Error> {
+    syscall(call::ENV_WAIT, &[handle])
+}
+
 /// Runs `env` now on the rest of this time slice.
 pub fn yield_to(env: u64) -> Result<u64, Error> {
     syscall(call::YIELD_TO, &[env])
