@@ -15,6 +15,8 @@ pub enum Board {
     QemuVirt,
     /// Raspberry Pi 5 (BCM2712, `brcm,bcm2712`).
     RaspberryPi5,
+    /// Raspberry Pi 4 (BCM2711, `brcm,bcm2711`), also QEMU's `raspi4b`.
+    RaspberryPi4,
     /// Anything else: driven by its device tree alone.
     Generic,
 }
@@ -53,6 +55,14 @@ const PROFILES: &[BoardProfile] = &[
         gic: ExpectedGic::V2,
         pl011_console: true,
         matched: "brcm,bcm2712",
+    },
+    BoardProfile {
+        board: Board::RaspberryPi4,
+        name: "Raspberry Pi 4",
+        gic: ExpectedGic::V2,
+        // Its tree's stdout-path is the mini UART (`serial1`), a 16550.
+        pl011_console: false,
+        matched: "brcm,bcm2711",
     },
     BoardProfile {
         board: Board::QemuVirt,

@@ -391,6 +391,11 @@ pub struct Platform {
     pub psci: Option<Psci>,
     /// `/memory` ranges, in tree order.
     pub memory: ArrayVec<Range, MAX_MEMORY_RANGES>,
+    /// RAM the tree reserves: `/memreserve/` entries, then the fixed
+    /// `/reserved-memory` regions (those with `reg`). UEFI firmware folds
+    /// these into its memory map; a kernel started directly must avoid them
+    /// itself.
+    pub reserved: ArrayVec<Range, MAX_MEMORY_RANGES>,
     /// A hardware RNG.
     pub rng: Option<Rng>,
     /// Bytes of `/chosen/rng-seed` (firmware-provided randomness).

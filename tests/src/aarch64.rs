@@ -11,7 +11,7 @@
 //! kernel to use it.
 
 use crate::scenarios::BOOT_MARKER;
-use crate::{Aarch64Machine, Expect};
+use crate::{Aarch64Machine, DirectMachine, Expect};
 use hal::ExitCode;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -427,6 +427,122 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
     ]
 }
 
+/// A boot without UEFI: the raw arm64 `Image` started by QEMU itself
+/// (`-kernel`, `-dtb`, `-append`), as the Raspberry Pi firmware starts
+/// `kernel8.img`.
+#[derive(Clone, Debug)]
+pub struct DirectScenario {
+    /// Short name, printed in results.
+    pub name: &'static str,
+    /// Kernel command line (`/chosen/bootargs`), without
+    /// [`SEMIHOSTING_OPTION`].
+    pub cmdline: &'static str,
+    /// The `-machine` argument.
+    pub machine: &'static str,
+    /// The board's device tree, a file name in Debian's kernel packages.
+    pub dtb: &'static str,
+    /// The `-serial` index the tree's `stdout-path` UART is wired to.
+    pub console_serial: usize,
+    /// Requirements.
+    pub expect: Expect,
+    /// Hard limit on the run.
+    pub timeout: Duration,
+}
+
+impl DirectScenario {
+    /// The command line passed with `-append`.
+    pub fn command_line(&self) -> String {
+        format!("{} {SEMIHOSTING_OPTION}", self.cmdline)
+            .trim()
+            .to_string()
+    }
+
+    /// How to start QEMU for it.
+    pub fn machine(&self, kernel: PathBuf, dtb: PathBuf) -> DirectMachine {
+        DirectMachine {
+            kernel,
+            dtb,
+            machine: self.machine.to_string(),
+            append: self.command_line(),
+            console_serial: self.console_serial,
+            interactive: false,
+        }
+    }
+}
+
+/// The direct (non-UEFI) boots: QEMU's Raspberry Pi 4B, whose UART and
+/// GIC-400 are those of the Pi family, with the Pi 4's real device tree.
+/// Its `stdout-path` is the mini UART (`serial1`), QEMU's second serial
+/// port; the tree has no PSCI (the Pi 4 parks secondary cores on a spin
+/// table), so every exit goes through semihosting.
+pub fn direct_scenarios() -> Vec<DirectScenario> {
+    let rpi4 = |extra: &[&str]| {
+        let mut required = lines(&[
+            BOOT_MARKER,
+            "raw image started at EL2",
+            "Raspberry Pi 4 (matched 'brcm,bcm2711')",
+            "console /soc/serial@7e215040 attached",
+            "memory reserved by the device tree: 0x0..0x1000",
+            "running at EL1 (entered at EL2, dropped to EL1)",
+            "GIC: v2 set up",
+            "generic timer: CNTFRQ_EL0",
+        ]);
+        required.extend(lines(extra));
+        required
+    };
+    vec![
+        DirectScenario {
+            name: "aarch64 raspi4b: raw Image, self-tests",
+            cmdline: "test",
+            machine: "raspi4b",
+            dtb: "bcm2711-rpi-4-b.dtb",
+            console_serial: 1,
+            expect: Expect {
+                status: POWER_OFF_STATUS,
+                lines: rpi4(&["self-tests:", " 0 failed"]),
+                absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "FAILED"]),
+            },
+            timeout: Duration::from_secs(60),
+        },
+        DirectScenario {
+            name: "aarch64 raspi4b: raw Image, panic dump",
+            cmdline: "crash=panic",
+            machine: "raspi4b",
+            dtb: "bcm2711-rpi-4-b.dtb",
+            console_serial: 1,
+            expect: Expect {
+                status: ExitCode::Panic.qemu_status(),
+                lines: rpi4(&[
+                    "!!! KERNEL PANIC at boot/aarch64/src/main.rs",
+                    "      #2  0x",
+                    "!!! kernel halted: panic",
+                ]),
+                absent: lines(&["self-tests:"]),
+            },
+            timeout: Duration::from_secs(60),
+        },
+        DirectScenario {
+            name: "aarch64 raspi4b: raw Image, data abort dump",
+            cmdline: "crash=pagefault",
+            machine: "raspi4b",
+            dtb: "bcm2711-rpi-4-b.dtb",
+            console_serial: 1,
+            expect: Expect {
+                status: ExitCode::Panic.qemu_status(),
+                lines: rpi4(&[
+                    "!!! EXCEPTION: synchronous from EL1 at ELR",
+                    "ESR 0x96000044 (data abort), FAR 0x8000001000",
+                    "x0 =0x0000008000001000 x1 =0x0000000000005a5a",
+                    "      #1  0x",
+                    "!!! kernel halted: unrecoverable exception",
+                ]),
+                absent: lines(&["self-tests:"]),
+            },
+            timeout: Duration::from_secs(60),
+        },
+    ]
+}
+
 /// A run of environments that all end with status 0, after which the
 /// kernel powers off.
 fn environments_pass(extra: &[&str]) -> Expect {
@@ -452,7 +568,19 @@ mod tests {
             assert!(s.name.starts_with("aarch64 "), "{}", s.name);
             assert!(s.machine(PathBuf::from("x.img")).semihosting);
         }
-        let mut names: Vec<_> = all.iter().map(|s| s.name).collect();
+        let direct = direct_scenarios();
+        for s in &direct {
+            assert!(s.command_line().ends_with(SEMIHOSTING_OPTION), "{}", s.name);
+            assert!(s.name.starts_with("aarch64 "), "{}", s.name);
+            let joined = format!(
+                "{:?}",
+                s.machine(PathBuf::from("k.img"), PathBuf::from("b.dtb"))
+                    .command()
+            );
+            assert!(joined.contains("\"-dtb\" \"b.dtb\""), "{joined}");
+            assert!(joined.contains("semihosting"), "{joined}");
+        }
+        let mut names: Vec<_> = all.iter().chain(&direct).map(|s| s.name).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), all.len());

@@ -157,6 +157,53 @@ impl Aarch64Machine {
     }
 }
 
+/// How to start QEMU for a raw arm64 `Image` booted without firmware:
+/// QEMU loads it at RAM + its header's `text_offset` and enters it with
+/// `x0` = the device tree, as a Linux kernel.
+#[derive(Clone, Debug)]
+pub struct DirectMachine {
+    /// The flat image.
+    pub kernel: PathBuf,
+    /// The board's device tree (QEMU fills in `/memory` and `bootargs`).
+    pub dtb: PathBuf,
+    /// The `-machine` argument, e.g. `raspi4b`.
+    pub machine: String,
+    /// The kernel command line.
+    pub append: String,
+    /// Which `-serial` port carries the console (earlier ones go to
+    /// `null`).
+    pub console_serial: usize,
+    /// Serial and QEMU's monitor multiplexed on the terminal.
+    pub interactive: bool,
+}
+
+impl DirectMachine {
+    /// The QEMU command line: the image, the tree, semihosting (the only
+    /// exit without PSCI), the console's serial port on stdout, no display,
+    /// `-no-reboot`, TCG.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("qemu-system-aarch64");
+        cmd.args(["-machine", &self.machine])
+            .arg("-kernel")
+            .arg(&self.kernel)
+            .arg("-dtb")
+            .arg(&self.dtb)
+            .args(["-append", &self.append])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .args(["-display", "none"])
+            .args(["-no-reboot"]);
+        for _ in 0..self.console_serial {
+            cmd.args(["-serial", "null"]);
+        }
+        if self.interactive {
+            cmd.args(["-serial", "mon:stdio"]);
+        } else {
+            cmd.args(["-serial", "stdio", "-monitor", "none"]);
+        }
+        cmd
+    }
+}
+
 /// A running QEMU whose serial output is being collected.
 #[derive(Debug)]
 pub struct Qemu {

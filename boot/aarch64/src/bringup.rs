@@ -20,7 +20,7 @@ pub fn attach_console(platform: &Platform) -> Option<Attached> {
     let attached = unsafe { CONSOLE_UART.attach(uart) }?;
     let replayed = BOOT_CONSOLE.use_uart();
     info!(
-        "console {} attached at {:#x}; replayed {replayed} bytes logged since ExitBootServices",
+        "console {} attached at {:#x}; replayed {replayed} bytes logged while there was no console",
         uart.path, uart.registers.base
     );
     if let Attached::Pl011(setup) = attached {
@@ -147,12 +147,14 @@ pub fn check_memory(state: &BootState) -> MemoryCheck {
     let check = platform::cross_check_memory(&state.info.memory, &state.platform.memory);
     match check.outside {
         None => info!(
-            "memory: {} MiB usable in the UEFI map, all inside /memory ({} MiB)",
+            "memory: {} MiB usable in the boot memory map, all inside /memory ({} MiB)",
             check.usable_bytes >> 20,
             check.device_tree_bytes >> 20
         ),
         Some((start, end)) => {
-            warn!("memory: usable {start:#x}..{end:#x} from the UEFI map is outside /memory");
+            warn!(
+                "memory: usable {start:#x}..{end:#x} from the boot memory map is outside /memory"
+            );
         }
     }
     check

@@ -1,5 +1,9 @@
 //! The kernel console across the switch from firmware to kernel.
 //!
+//! (On the raw path there is no firmware console: it starts in the
+//! no-console state and attaches the UART as soon as the device tree is
+//! read.)
+//!
 //! Before `ExitBootServices` log lines go to the UEFI console (which on
 //! QEMU and the Raspberry Pi is the same UART); between it and the moment
 //! the device tree's UART is attached they go nowhere but the boot log
@@ -65,6 +69,7 @@ impl BootConsole {
 impl Console for BootConsole {
     fn write_bytes(&self, bytes: &[u8]) {
         match self.state.load(Ordering::Relaxed) {
+            #[cfg(target_os = "uefi")]
             UEFI => {
                 let text = core::str::from_utf8(bytes).unwrap_or("<non-UTF-8 log line>\n");
                 // Boot services are active in this state (the switch away

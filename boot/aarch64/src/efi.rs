@@ -1,6 +1,7 @@
 //! Everything the kernel asks of UEFI before leaving it: the command line,
 //! the device tree, where the image lies, the memory map.
 
+use crate::DeviceTree;
 use arrayvec::{ArrayString, ArrayVec};
 use core::fmt;
 use hal::arch::aarch64::image::{ImageError, ImageLayout};
@@ -45,17 +46,6 @@ impl fmt::Display for DeviceTreeError {
             Self::NoMemory => write!(f, "no memory for a copy of the device tree"),
         }
     }
-}
-
-/// The kernel's copy of the device tree (NOP tokens and free space
-/// removed), in loader-data pages that stay reserved after
-/// `ExitBootServices`, and where the firmware's was.
-#[derive(Clone, Copy, Debug)]
-pub struct DeviceTree {
-    /// The copy.
-    pub blob: &'static [u8],
-    /// The firmware's blob: (address, total size).
-    pub firmware: (u64, usize),
 }
 
 /// Finds, checks and copies the device tree.

@@ -1,4 +1,6 @@
-//! exo's aarch64 kernel image: a UEFI application that becomes the kernel.
+//! exo's aarch64 kernel image: a UEFI application that becomes the kernel,
+//! or (built for `aarch64-unknown-none`) a raw arm64 `Image` that a loader
+//! starts directly with a device tree ([`raw`]).
 //!
 //! One image (`BOOTAA64.EFI`) does both jobs. `efi_main` runs as a UEFI
 //! application: it logs through the UEFI console, reads the command line
@@ -21,16 +23,19 @@ extern crate alloc;
 mod bringup;
 mod caps;
 mod console;
+#[cfg(target_os = "uefi")]
 mod efi;
 mod envs;
 mod heap;
 mod memory;
+#[cfg(not(target_os = "uefi"))]
+mod raw;
 mod selftest;
 
 use arrayvec::{ArrayString, ArrayVec};
-use console::{BOOT_CONSOLE, Writer};
+use console::Writer;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use exokernel::cap::{CapSpace, RootAuthority};
 use exokernel::cmdline::{self, Crash, Options};
 use exokernel::entropy::Drbg;
@@ -41,7 +46,7 @@ use hal::arch::aarch64::mmu::{self, EntryLevel};
 use hal::arch::aarch64::tables::{self, IdentityMap, ImageReport, MapReport};
 use hal::arch::aarch64::uart::Attached;
 use hal::arch::aarch64::{cpu, exceptions, exit};
-use hal::bootinfo::{BootWarning, MAX_COMMAND_LINE};
+use hal::bootinfo::MAX_COMMAND_LINE;
 use hal::platform::{self, Gic, MemoryCheck, Platform};
 use hal::{BootInfo, ExitCode};
 use log::{error, info, warn};
@@ -55,11 +60,12 @@ const MAX_OPTION_WARNINGS: usize = 8;
 /// the line goes to `exokernel::cmdline`.
 const SEMIHOSTING_OPTION: &str = "semihosting";
 
-/// Counter value at the first instruction of `efi_main`.
+/// Counter value at the first instruction of `efi_main` (or `raw_start`).
 static ENTRY_COUNT: AtomicU64 = AtomicU64::new(0);
 
 /// Whether boot services are still there.
-static IN_FIRMWARE: AtomicBool = AtomicBool::new(true);
+#[cfg(target_os = "uefi")]
+static IN_FIRMWARE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
 
 /// The kernel's stack from `kernel_main` on (the firmware's lies in
 /// boot-services memory, which becomes free RAM).
@@ -80,9 +86,45 @@ unsafe impl Sync for MapCell {}
 
 static IDENTITY_MAP: MapCell = MapCell(UnsafeCell::new(IdentityMap::new()));
 
-/// What the UEFI phase learned, for the kernel and the self-tests.
+/// The kernel's copy of the device tree (NOP tokens and free space removed
+/// under UEFI; the loader's blob in place on the raw path), and where the
+/// firmware's was.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceTree {
+    /// The blob the kernel reads, reserved for its lifetime.
+    pub blob: &'static [u8],
+    /// The firmware's blob: (address, total size).
+    pub firmware: (u64, usize),
+}
+
+/// How the kernel was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootPath {
+    /// As a UEFI application (`BOOTAA64.EFI`).
+    Uefi,
+    /// As a raw arm64 `Image`, by a loader passing a device tree.
+    RawImage,
+}
+
+impl BootPath {
+    /// The words of the first log line on this path.
+    pub const fn first_line(self) -> &'static str {
+        match self {
+            Self::Uefi => "UEFI application started",
+            Self::RawImage => "raw image started",
+        }
+    }
+}
+
+/// Most ranges the device tree may reserve besides the image and itself.
+pub const MAX_RESERVED: usize = 16;
+
+/// What the boot phase (UEFI or raw) learned, for the kernel and the
+/// self-tests.
 #[derive(Debug)]
 pub struct BootState {
+    /// How the kernel was started.
+    pub path: BootPath,
     /// Memory map, command line, firmware name.
     pub info: BootInfo,
     /// The kernel options.
@@ -94,7 +136,7 @@ pub struct BootState {
     /// The platform from the device tree.
     pub platform: Platform,
     /// The kernel's copy of the device tree.
-    pub device_tree: efi::DeviceTree,
+    pub device_tree: DeviceTree,
     /// The loaded image.
     pub image: (u64, u64),
     /// Its sections.
@@ -105,8 +147,12 @@ pub struct BootState {
     pub entered_at: EntryLevel,
     /// The identity map's layout.
     pub map: MapReport,
-    /// Entries in the UEFI memory map.
+    /// Entries in the UEFI memory map (0 on the raw path).
     pub map_entries: usize,
+    /// RAM the frame allocator must leave alone besides the image and the
+    /// device tree (`/memreserve/`, `/reserved-memory` on the raw path; the
+    /// UEFI map already says).
+    pub reserved: ArrayVec<(u64, u64), MAX_RESERVED>,
 }
 
 /// Set just before the switch to EL1.
@@ -149,6 +195,7 @@ pub(crate) fn uptime_us() -> u64 {
 fn fail_boot(message: core::fmt::Arguments<'_>) -> ! {
     error!("{message}");
     error!("exo: cannot continue booting");
+    #[cfg(target_os = "uefi")]
     if IN_FIRMWARE.load(Ordering::Relaxed)
         && exit::power_off_method().is_none()
         && !exit::semihosting_enabled()
@@ -200,29 +247,11 @@ fn arch_options(line: &str) -> (ArrayString<MAX_COMMAND_LINE>, ArchOptions) {
     (rest, options)
 }
 
-#[uefi::entry]
-fn efi_main() -> uefi::Status {
-    ENTRY_COUNT.store(cpu::counter(), Ordering::Relaxed);
-    klog::init(&BOOT_CONSOLE, uptime_us, cmdline::LogLevel::Info);
-    let el = cpu::current_el();
-    info!(
-        "exo {} (aarch64): UEFI application started at EL{el}",
-        exokernel::VERSION
-    );
-
-    let mut info = BootInfo {
-        boot_loader: efi::firmware_name(),
-        ..BootInfo::default()
-    };
-    match efi::command_line() {
-        Some(line) => info.set_command_line(&line),
-        None => info.warn(BootWarning::NoCommandLine),
-    }
-    let (kernel_line, arch) = arch_options(&info.command_line);
-    let semihosting = arch.semihosting;
-    exit::configure(None, semihosting);
+/// Parses the kernel options, warning about the ones ignored, and sets the
+/// log level they ask for.
+fn parse_options(line: &str) -> Options {
     let mut ignored = 0;
-    let options = cmdline::parse(&kernel_line, |w| {
+    let options = cmdline::parse(line, |w| {
         ignored += 1;
         if ignored <= MAX_OPTION_WARNINGS {
             warn!("{w}");
@@ -235,6 +264,33 @@ fn efi_main() -> uefi::Status {
         );
     }
     log::set_max_level(klog::level_filter(options.log_level));
+    options
+}
+
+#[cfg(target_os = "uefi")]
+#[uefi::entry]
+fn efi_main() -> uefi::Status {
+    ENTRY_COUNT.store(cpu::counter(), Ordering::Relaxed);
+    klog::init(&console::BOOT_CONSOLE, uptime_us, cmdline::LogLevel::Info);
+    let el = cpu::current_el();
+    info!(
+        "exo {} (aarch64): {} at EL{el}",
+        exokernel::VERSION,
+        BootPath::Uefi.first_line()
+    );
+
+    let mut info = BootInfo {
+        boot_loader: efi::firmware_name(),
+        ..BootInfo::default()
+    };
+    match efi::command_line() {
+        Some(line) => info.set_command_line(&line),
+        None => info.warn(hal::bootinfo::BootWarning::NoCommandLine),
+    }
+    let (kernel_line, arch) = arch_options(&info.command_line);
+    let semihosting = arch.semihosting;
+    exit::configure(None, semihosting);
+    let options = parse_options(&kernel_line);
     for warning in &info.warnings {
         warn!("boot information: {warning}");
     }
@@ -314,7 +370,7 @@ fn efi_main() -> uefi::Status {
         image.0, image.1
     );
 
-    BOOT_CONSOLE.leave_firmware();
+    console::BOOT_CONSOLE.leave_firmware();
     // SAFETY: from here on nothing touches boot services: the console no
     // longer writes to UEFI, and the device tree was copied to loader data.
     let (entries, map_entries) = unsafe { efi::exit_boot_services() };
@@ -336,10 +392,34 @@ fn efi_main() -> uefi::Status {
         info.memory.len(),
         info.usable_bytes() >> 20
     );
-    let devices = device_ranges(&platform);
+    let state = BootState {
+        path: BootPath::Uefi,
+        info,
+        options,
+        semihosting,
+        fault: arch.fault,
+        platform,
+        device_tree: tree,
+        image,
+        layout,
+        protection: ImageReport::default(),
+        entered_at,
+        map: MapReport::default(),
+        map_entries,
+        reserved: ArrayVec::new(),
+    };
+    map_and_enter(state, &ram, el)
+}
+
+/// Builds the kernel's identity map over `ram` (with the device tree's
+/// devices as Device memory and W^X for the image), publishes `state` as
+/// [`BOOT`] and enters [`kernel_main`] at EL1 on the kernel stack; `el` is
+/// the level the firmware or loader ran the image at.
+fn map_and_enter(mut state: BootState, ram: &[(u64, u64)], el: u8) -> ! {
+    let devices = device_ranges(&state.platform);
     // SAFETY: the map is written only here, before the MMU walks it.
     let map = unsafe { &mut *IDENTITY_MAP.0.get() };
-    let report = map.build(&ram, &devices, tables::pa_bits(cpu::pa_range()));
+    let report = map.build(ram, &devices, tables::pa_bits(cpu::pa_range()));
     info!(
         "identity map to {:#x}: {} GiB normal, {} GiB device, {} GiB split into 2 MiB blocks",
         report.limit, report.normal_gib, report.device_gib, report.split_gib
@@ -350,7 +430,7 @@ fn efi_main() -> uefi::Status {
             report.unsplit_gib
         );
     }
-    let protection = match map.protect_image(&layout) {
+    let protection = match map.protect_image(&state.layout) {
         Ok(protection) => protection,
         Err(e) => fail_boot(format_args!("W^X for the kernel image: {e}")),
     };
@@ -361,20 +441,9 @@ fn efi_main() -> uefi::Status {
         protection.read_only_pages,
         protection.read_write_pages
     );
-    BOOT.call_once(|| BootState {
-        info,
-        options,
-        semihosting,
-        fault: arch.fault,
-        platform,
-        device_tree: tree,
-        image,
-        layout,
-        protection,
-        entered_at,
-        map: report,
-        map_entries,
-    });
+    state.map = report;
+    state.protection = protection;
+    BOOT.call_once(|| state);
     let stack_top = KERNEL_STACK.0.get() as u64 + STACK_BYTES as u64;
     // SAFETY: the map covers all RAM (the image with this stack, the boot
     // state, the device-tree copy) as Normal memory and the devices as
@@ -382,8 +451,8 @@ fn efi_main() -> uefi::Status {
     // `kernel_main`) is executable in it and nothing else in RAM needs to
     // be; it lives in a static and is not changed again; the stack is
     // unused; the firmware's tables and vectors are not needed any more
-    // (the kernel installs its own vectors first thing); the VHE case was
-    // refused above.
+    // (the kernel installs its own vectors first thing); both callers
+    // refused the VHE case.
     unsafe {
         mmu::enter_el1(
             &*IDENTITY_MAP.0.get(),
@@ -439,7 +508,11 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
         state.layout.text().unwrap_or(state.image),
     );
     let platform = &state.platform;
-    let console = bringup::attach_console(platform);
+    #[cfg(not(target_os = "uefi"))]
+    let early = raw::EARLY_CONSOLE.get().copied();
+    #[cfg(target_os = "uefi")]
+    let early = None;
+    let console = early.or_else(|| bringup::attach_console(platform));
     bringup::report_cpu(entered_el, platform);
     let gic = bringup::probe_gic(platform);
     let (irq, tick_interval) = bringup::start_interrupts(platform, state.options.timer_hz);
@@ -447,7 +520,10 @@ extern "C" fn kernel_main(entered_el: u64) -> ! {
     let memory_check = bringup::check_memory(state);
 
     let limit = state.map.limit;
-    let reserved = [state.image, state.info.info_range];
+    let mut reserved = ArrayVec::<(u64, u64), { MAX_RESERVED + 2 }>::new();
+    reserved.push(state.image);
+    reserved.push(state.info.info_range);
+    reserved.extend(state.reserved.iter().copied());
     memory::init(&state.info, &reserved, limit);
     heap::init(limit);
     let (caps, root, drbg) = caps::init(platform.rng.as_ref());

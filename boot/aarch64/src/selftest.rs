@@ -2,7 +2,7 @@
 //! check.
 
 use crate::console::Writer;
-use crate::{BOOT, CAPS, KERNEL, heap, memory};
+use crate::{BOOT, BootPath, CAPS, KERNEL, heap, memory};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -15,8 +15,8 @@ use hal::arch::aarch64::esr::Spsr;
 use hal::arch::aarch64::image::Access;
 use hal::arch::aarch64::tables::{self, el1_permissions, is_normal};
 use hal::arch::aarch64::uart::{Attached, CONSOLE_UART};
-use hal::arch::aarch64::{cpu, exceptions, gic, mmu, timer};
-use hal::platform::Gic;
+use hal::arch::aarch64::{cpu, exceptions, exit, gic, mmu, timer};
+use hal::platform::{Gic, PlatformWarning};
 
 const TESTS: &[KernelTest] = &[
     KernelTest {
@@ -121,12 +121,24 @@ fn boot_info_parsed() -> Result<(), Failure> {
         "command line '{}' lacks 'test'",
         s.info.command_line
     );
-    ensure!(
-        s.info.boot_loader.starts_with("UEFI "),
-        "firmware name '{}'",
-        s.info.boot_loader
-    );
-    ensure!(s.map_entries > 4, "only {} UEFI map entries", s.map_entries);
+    match s.path {
+        BootPath::Uefi => {
+            ensure!(
+                s.info.boot_loader.starts_with("UEFI "),
+                "firmware name '{}'",
+                s.info.boot_loader
+            );
+            ensure!(s.map_entries > 4, "only {} UEFI map entries", s.map_entries);
+        }
+        BootPath::RawImage => {
+            ensure!(
+                s.info.boot_loader.starts_with("device tree"),
+                "loader name '{}'",
+                s.info.boot_loader
+            );
+            ensure!(s.map_entries == 0, "a UEFI map without UEFI");
+        }
+    }
     let (start, end) = s.image;
     ensure!(start < end, "no image range");
     let here = boot_info_parsed as *const () as usize as u64;
@@ -207,17 +219,23 @@ fn device_tree_platform() -> Result<(), Failure> {
     let p = &state()?.platform;
     ensure!(p.console.is_some(), "no console");
     ensure!(p.interrupt_controller.is_some(), "no interrupt controller");
-    ensure!(
-        p.psci.is_some_and(|p| p.has_system_off()),
-        "no PSCI SYSTEM_OFF"
-    );
+    // A tree without PSCI (the Raspberry Pi 4 starts its cores from a spin
+    // table) may say so and nothing else.
+    match p.psci {
+        Some(psci) => ensure!(psci.has_system_off(), "PSCI without SYSTEM_OFF"),
+        None => ensure!(
+            p.warnings.contains(&PlatformWarning::NoPsci),
+            "no PSCI, and no warning about it"
+        ),
+    }
     ensure!(!p.memory.is_empty(), "no /memory");
     ensure!(p.cpus >= 1, "no CPU nodes");
-    ensure!(
-        p.warnings.is_empty(),
-        "{} device-tree warnings",
-        p.warnings.len()
-    );
+    let unexpected = p
+        .warnings
+        .iter()
+        .filter(|w| !(p.psci.is_none() && **w == PlatformWarning::NoPsci))
+        .count();
+    ensure!(unexpected == 0, "{unexpected} device-tree warnings");
     Ok(())
 }
 
@@ -237,10 +255,15 @@ fn console_uart_attached() -> Result<(), Failure> {
     let log = BOOT_LOG.lock();
     let (a, b) = log.contents();
     let text: Vec<u8> = [a, b].concat();
-    let needle = b"exiting boot services";
+    // The line logged last before there was a console (UEFI's, or none
+    // on the raw path) must have reached the ring, to be replayed.
+    let needle = match state()?.path {
+        BootPath::Uefi => "exiting boot services",
+        BootPath::RawImage => BootPath::RawImage.first_line(),
+    };
     ensure!(
-        text.windows(needle.len()).any(|w| w == needle),
-        "the last line before ExitBootServices is not in the boot log"
+        text.windows(needle.len()).any(|w| w == needle.as_bytes()),
+        "the last line logged without a console ('{needle}') is not in the boot log"
     );
     Ok(())
 }
@@ -273,10 +296,19 @@ fn gic_matches_device_tree() -> Result<(), Failure> {
 
 fn psci_matches_device_tree() -> Result<(), Failure> {
     let s = state()?;
-    let psci = s
-        .platform
-        .psci
-        .ok_or_else(|| Failure::new(format_args!("no PSCI node")))?;
+    let Some(psci) = s.platform.psci else {
+        // Without a PSCI node the kernel must not have called it either:
+        // exits go through semihosting, or halt.
+        ensure!(
+            kernel()?.psci_version.is_none(),
+            "PSCI called without a node"
+        );
+        ensure!(
+            exit::power_off_method().is_none(),
+            "a PSCI power-off method without a node"
+        );
+        return Ok(());
+    };
     let version = kernel()?
         .psci_version
         .ok_or_else(|| Failure::new(format_args!("PSCI not called")))?;
@@ -384,11 +416,8 @@ fn boot_log_captures_boot() -> Result<(), Failure> {
     let log = BOOT_LOG.lock();
     let (a, b) = log.contents();
     let text: Vec<u8> = [a, b].concat();
-    for needle in [
-        &b"UEFI application started"[..],
-        b"identity map to",
-        b"booted in",
-    ] {
+    let first = state()?.path.first_line().as_bytes();
+    for needle in [first, b"identity map to", b"booted in"] {
         ensure!(
             text.windows(needle.len()).any(|w| w == needle),
             "boot log ({} bytes) lacks '{}'",
@@ -545,7 +574,12 @@ fn kernel_image_w_xor_x() -> Result<(), Failure> {
         ("rodata", rodata, Access::ReadOnly, false, false),
         ("data", data, Access::ReadWrite, true, false),
         ("stack", stack, Access::ReadWrite, true, false),
-        ("headers", s.layout.base, Access::ReadOnly, false, false),
+        match s.path {
+            // The PE headers the loader left, before the first section.
+            BootPath::Uefi => ("headers", s.layout.base, Access::ReadOnly, false, false),
+            // The arm64 Image header, which is the first code.
+            BootPath::RawImage => ("header", s.layout.base, Access::Execute, false, true),
+        },
     ] {
         ensure!(
             s.layout.access(address) == access,

@@ -270,6 +270,15 @@ impl Platform {
             timer: None,
             psci: None,
             memory: ArrayVec::new(),
+            reserved: tree
+                .memory_reservations()
+                .map(|m| Range {
+                    base: m.address() as usize as u64,
+                    size: m.size() as u64,
+                })
+                .filter(|r| r.size > 0)
+                .take(MAX_MEMORY_RANGES)
+                .collect(),
             rng: None,
             rng_seed_bytes: tree
                 .find_node("/chosen")
@@ -348,10 +357,18 @@ impl Platform {
         let is_serial0 = serial0.is_some_and(|t| path_matches(t, v.path));
         let uart_kind = if matching(node, PL011).is_some() {
             Some(UartKind::Pl011)
-        } else if matching(node, NS16550).is_some() {
+        } else if let Some(compatible) = matching(node, NS16550) {
+            // The Raspberry Pis' mini UART is a 16550 whose registers are
+            // 32 bits apart; its binding leaves that implied (Linux's
+            // 8250_bcm2835aux driver supplies it).
+            let (shift, width) = if compatible == "brcm,bcm2835-aux-uart" {
+                (2, 4)
+            } else {
+                (0, 1)
+            };
             Some(UartKind::Ns16550 {
-                reg_shift: prop_u32(node, "reg-shift").unwrap_or(0),
-                reg_io_width: prop_u32(node, "reg-io-width").unwrap_or(1),
+                reg_shift: prop_u32(node, "reg-shift").unwrap_or(shift),
+                reg_io_width: prop_u32(node, "reg-io-width").unwrap_or(width),
             })
         } else {
             None
@@ -423,6 +440,16 @@ impl Platform {
                     path: truncated(v.path),
                     problem,
                 }),
+            }
+        }
+        let parent_is_reserved = v.ancestors.len() == 2
+            && v.ancestors[1].name.split('@').next() == Some("reserved-memory");
+        if parent_is_reserved && let Ok(ranges) = reg::<4>(v) {
+            for r in ranges.into_iter().filter(|r| r.size > 0) {
+                if self.reserved.try_push(r).is_err() {
+                    self.warn(PlatformWarning::TooManyMemoryRanges);
+                    break;
+                }
             }
         }
         if prop_str(node, "device_type") == Some("cpu") {

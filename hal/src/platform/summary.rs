@@ -92,6 +92,14 @@ impl Platform {
             )),
             None => line(format_args!("memory: none")),
         }
+        if !self.reserved.is_empty() {
+            let reserved: u64 = self.reserved.iter().map(|r| r.size).sum();
+            line(format_args!(
+                "reserved memory: {} range(s), {} KiB (/memreserve/, /reserved-memory)",
+                self.reserved.len(),
+                reserved >> 10
+            ));
+        }
         match &self.rng {
             Some(r) => line(format_args!(
                 "RNG {} ({}) at {:#x}; /chosen/rng-seed {} bytes",

@@ -5,6 +5,7 @@
 //! the bare-metal kernel, wrapping it in a GRUB ISO, booting it in QEMU, and
 //! running the whole test suite (host tests, lints, QEMU boot scenarios).
 
+mod raw;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -24,9 +25,11 @@ commands:
                         build the x86_64 kernel (release), or BOOTAA64.EFI
   iso [--arch aarch64]  build target/exo-x86_64.iso, or the FAT ESP image
                         target/exo-aarch64.img (EFI/BOOT/BOOTAA64.EFI)
-  run [--uefi] [--arch x86_64|aarch64] [-- kernel command line]
+  run [--uefi] [--arch x86_64|aarch64] [--board virt|raspi4b] [-- kernel command line]
                         boot in QEMU with serial on this terminal (Ctrl-A X quits);
-                        aarch64: QEMU virt (acpi=off), cortex-a72, UEFI
+                        aarch64: QEMU virt (acpi=off), cortex-a72, UEFI;
+                        --board raspi4b: the raw arm64 Image on QEMU's Raspberry
+                        Pi 4B with the Pi 4's device tree from Debian
   test                  fmt, clippy, host tests, QEMU boot scenarios
   scenarios [NAME...]   only the QEMU boot scenarios (those whose name
                         contains one of NAME, or all)
@@ -394,6 +397,7 @@ fn run(args: &[String]) -> Result<()> {
     let mut firmware = Firmware::Bios;
     let mut cmdline = None;
     let mut arm = false;
+    let mut raspi = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -406,6 +410,14 @@ fn run(args: &[String]) -> Result<()> {
                     other => bail!("unknown --arch {other:?}; expected x86_64 or aarch64"),
                 }
             }
+            "--board" => {
+                i += 1;
+                match args.get(i).map(String::as_str) {
+                    Some("raspi4b") => raspi = true,
+                    Some("virt") => {}
+                    other => bail!("unknown --board {other:?}; expected virt or raspi4b"),
+                }
+            }
             "--" => {
                 cmdline = Some(args[i + 1..].join(" "));
                 break;
@@ -413,6 +425,9 @@ fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option '{other}'\n{USAGE}"),
         }
         i += 1;
+    }
+    if raspi {
+        return raw::run(cmdline.as_deref());
     }
     if arm {
         return run_aarch64(cmdline.as_deref());
@@ -512,6 +527,17 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The same kernel as the raw arm64 Image (`boot/aarch64/src/raw.rs`).
+    sh(cargo().args([
+        "clippy",
+        "-p",
+        AARCH64_PACKAGE,
+        "--target",
+        AARCH64_USER_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // The user programs that run on aarch64, with the libOS's aarch64 code.
     let mut user = cargo();
     user.args([
@@ -579,11 +605,13 @@ fn test() -> Result<()> {
 
     let (elf, iso) = run_scenarios(&[])?;
     let efi = run_aarch64_scenarios(&[])?;
+    let kernel8 = raw::run_scenarios(&[])?.context("no direct-boot scenario")?;
     println!(
-        "kernel ELF {} KiB, ISO {} KiB; aarch64 BOOTAA64.EFI {} KiB; xtask test took {:.0} s",
+        "kernel ELF {} KiB, ISO {} KiB; aarch64 BOOTAA64.EFI {} KiB, raw Image {} KiB; xtask test took {:.0} s",
         file_size(&elf) / 1024,
         file_size(&iso) / 1024,
         file_size(&efi) / 1024,
+        file_size(&kernel8) / 1024,
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -599,12 +627,16 @@ fn scenarios_matching(names: &[String]) -> Result<()> {
     let arm = aarch64::aarch64_scenarios()
         .iter()
         .any(|s| selected(s.name, names));
-    if x86 || !arm {
+    let direct = aarch64::direct_scenarios()
+        .iter()
+        .any(|s| selected(s.name, names));
+    if x86 || !(arm || direct) {
         run_scenarios(names)?;
     }
     if arm {
         run_aarch64_scenarios(names)?;
     }
+    raw::run_scenarios(names)?;
     Ok(())
 }
 

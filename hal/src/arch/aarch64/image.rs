@@ -1,5 +1,6 @@
 //! The kernel image's own layout, read from the PE/COFF headers the UEFI
-//! loader left at the start of the loaded image, for W^X.
+//! loader left at the start of the loaded image (or, for the raw arm64
+//! `Image`, given by its linker script's symbols), for W^X.
 //!
 //! The image is a PE32+ UEFI application linked by `lld-link` with 4 KiB
 //! section alignment, so every section starts on its own page: `.text`
@@ -180,6 +181,49 @@ impl ImageLayout {
         })
     }
 
+    /// The layout of an image without headers (the raw arm64 `Image`),
+    /// from its section boundaries as the linker script defines them:
+    /// `(name, start, end, access)` each, inside `base..end`.
+    ///
+    /// # Errors
+    /// [`ImageError::NotPageAligned`] for a boundary off a page,
+    /// [`ImageError::OutOfImage`] for a section outside the image or
+    /// ending before it starts, [`ImageError::TooManySections`].
+    pub fn from_sections(
+        base: u64,
+        end: u64,
+        sections: &[([u8; 8], u64, u64, Access)],
+    ) -> Result<Self, ImageError> {
+        if sections.len() > MAX_SECTIONS {
+            return Err(ImageError::TooManySections(
+                u16::try_from(sections.len()).unwrap_or(u16::MAX),
+            ));
+        }
+        let mut out = ArrayVec::new();
+        for &(name, start, stop, access) in sections {
+            if let Some(&a) = [base, end, start, stop]
+                .iter()
+                .find(|a| !a.is_multiple_of(PAGE))
+            {
+                return Err(ImageError::NotPageAligned(a));
+            }
+            if start < base || stop > end || stop < start {
+                return Err(ImageError::OutOfImage(name));
+            }
+            out.push(Section {
+                name,
+                start,
+                end: stop,
+                access,
+            });
+        }
+        Ok(Self {
+            base,
+            end,
+            sections: out,
+        })
+    }
+
     /// How the page at `address` is mapped (headers and gaps: read-only).
     #[must_use]
     pub fn access(&self, address: u64) -> Access {
@@ -285,6 +329,34 @@ pub(crate) mod tests {
         let h = kernel_like_headers(&outside);
         assert!(matches!(
             ImageLayout::parse(&h, 0x4000_0000),
+            Err(ImageError::OutOfImage(_))
+        ));
+    }
+
+    #[test]
+    fn linker_script_sections_make_a_layout() {
+        let l = ImageLayout::from_sections(
+            0x8_0000,
+            0x9_0000,
+            &[
+                (*b".text\0\0\0", 0x8_0000, 0x8_8000, Access::Execute),
+                (*b".rodata\0", 0x8_8000, 0x8_a000, Access::ReadOnly),
+                (*b".data\0\0\0", 0x8_a000, 0x9_0000, Access::ReadWrite),
+            ],
+        )
+        .unwrap();
+        assert_eq!(l.text(), Some((0x8_0000, 0x8_8000)));
+        assert_eq!(l.access(0x8_9000), Access::ReadOnly);
+        assert_eq!(l.access(0x8_f000), Access::ReadWrite);
+        assert_eq!(l.sections[1].name(), ".rodata");
+        let text = (*b".text\0\0\0", 0x8_0000, 0x8_8001, Access::Execute);
+        assert_eq!(
+            ImageLayout::from_sections(0x8_0000, 0x9_0000, &[text]),
+            Err(ImageError::NotPageAligned(0x8_8001))
+        );
+        let outside = (*b".data\0\0\0", 0x8_0000, 0xa_0000, Access::ReadWrite);
+        assert!(matches!(
+            ImageLayout::from_sections(0x8_0000, 0x9_0000, &[outside]),
             Err(ImageError::OutOfImage(_))
         ));
     }
