@@ -580,9 +580,13 @@ mod tests {
             assert!(joined.contains("\"-dtb\" \"b.dtb\""), "{joined}");
             assert!(joined.contains("semihosting"), "{joined}");
         }
-        let mut names: Vec<_> = all.iter().chain(&direct).map(|s| s.name).collect();
+        let mut names: Vec<_> = all
+            .iter()
+            .map(|s| s.name)
+            .chain(direct.iter().map(|s| s.name))
+            .collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), all.len());
+        assert_eq!(names.len(), all.len() + direct.len());
     }
 }

@@ -3,6 +3,7 @@
 //! cached under `target/tmp/dtb/<suite>` — where `cargo xtask` finds the
 //! Raspberry Pi 4's for the `raspi4b` boot too.
 
+#[allow(unused_imports, reason = "each test binary uses a different part")]
 pub use exo_debian_dtb::{BOOKWORM_BACKPORTS, RPI4_DTB, RPI5_DTB, Source, TRIXIE_BACKPORTS};
 
 /// The Broadcom DTB `name` of `source` and a line saying which package it
