@@ -406,11 +406,11 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             timeout,
         },
         Aarch64Scenario {
-            name: "aarch64 Linux and FreeBSD personality suites on the exokernel",
+            name: "aarch64 Linux, FreeBSD and illumos personality suites on the exokernel",
             cmdline: "exit",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
-            modules: &["linuxsuite", "bsdsuite"],
+            modules: &["linuxsuite", "bsdsuite", "illumossuite"],
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
                 ..environments_pass(&[
@@ -419,6 +419,8 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
                     "env 0 (linuxsuite) exited with status 0",
                     "freebsd: open_read_write_close ... ok",
                     "env 1 (bsdsuite) exited with status 0",
+                    "illumos: open_read_write_close ... ok",
+                    "env 2 (illumossuite) exited with status 0",
                     "(0 did not exit with status 0)",
                 ])
             },

@@ -334,12 +334,12 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
-            name: "Linux and FreeBSD personality suites on the exokernel",
+            name: "Linux, FreeBSD and illumos personality suites on the exokernel",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
-            modules: &["linuxsuite", "bsdsuite"],
+            modules: &["linuxsuite", "bsdsuite", "illumossuite"],
             icount: false,
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
@@ -349,6 +349,8 @@ pub fn all() -> Vec<Scenario> {
                     "env 0 (linuxsuite) exited with status 0",
                     "freebsd: open_read_write_close ... ok",
                     "env 1 (bsdsuite) exited with status 0",
+                    "illumos: open_read_write_close ... ok",
+                    "env 2 (illumossuite) exited with status 0",
                     "(0 did not exit with status 0)",
                 ])
             },
@@ -370,7 +372,7 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
-            name: "static Linux binary via the personality (malloc, mmap, checks)",
+            name: "static Linux binary via the personality (malloc, mmap, checks, signals, execve)",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
@@ -379,12 +381,15 @@ pub fn all() -> Vec<Scenario> {
             icount: false,
             expect: environments_pass(&[
                 "linuxrun: starting a",
-                "hello from Linux hello argc=1 on Linux x86_64, pid 2",
+                "hello from Linux /bin/hello argc=1 on Linux x86_64, pid 2",
                 // 2016 from 64 small blocks (brk), 32640 from a 1 MiB one.
                 "malloc ok: checksum 34656",
-                // Files, pipes, epoll, eventfd, sigaltstack, signals,
-                // time, getrandom, futexes, /proc through the personality.
-                "linux checks: 20 passed, 0 failed",
+                // Files, pipes, epoll, eventfd, sigaltstack, signals and a
+                // handler's frame and sigreturn, time, getrandom, futexes,
+                // /proc through the personality.
+                "linux checks: 24 passed, 0 failed",
+                // Then it execs itself; the second image exits 7.
+                "linux exec: /bin/hello argc=3, same pid: yes",
                 "env 0 (linuxrun) exited with status 7",
             ]),
             timeout,

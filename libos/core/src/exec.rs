@@ -129,7 +129,11 @@ pub fn inspect(bytes: &[u8], machine: u16, path: &str) -> Result<Image> {
 }
 
 /// Reads an executable file, checking `cred` may execute it.
-fn read_executable(sys: &System, cred: &Cred, cwd: Node, path: &[u8]) -> Result<Vec<u8>> {
+///
+/// # Errors
+/// Resolution errors, `EACCES` (a directory, not a regular file, or no
+/// execute permission), `E2BIG` past [`MAX_IMAGE`], read errors.
+pub fn read_executable(sys: &System, cred: &Cred, cwd: Node, path: &[u8]) -> Result<Vec<u8>> {
     let node = sys.vfs.resolve(cred, cwd, path, true)?;
     let st = sys.vfs.stat_node(node)?;
     if st.kind == FileType::Directory {

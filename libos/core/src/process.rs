@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 use crate::errno::{Errno, Result};
-use crate::signal::{DefaultAction, Disposition, SigSet, Signal};
+use crate::signal::{ActionFlags, DefaultAction, Disposition, SigSet, Signal};
 use crate::vfs::file::FdTable;
 use crate::vfs::{Cred, Node, Vfs};
 use crate::wait;
@@ -212,8 +212,11 @@ pub enum Delivery {
         entry: u64,
         /// The mask to restore afterwards.
         old_mask: SigSet,
-        /// Restart an interrupted system call.
-        restart: bool,
+        /// How the handler runs (restart an interrupted call, siginfo,
+        /// alternate stack, restorer).
+        flags: ActionFlags,
+        /// The handler's return address with [`ActionFlags::RESTORER`].
+        restorer: u64,
     },
     /// The process was terminated by the signal (it is now a zombie).
     Terminated(ExitStatus),
@@ -578,24 +581,24 @@ impl Processes {
                     Disposition::Handler {
                         entry,
                         mask,
-                        reset,
-                        nodefer,
-                        restart,
+                        flags,
+                        restorer,
                     } => {
                         let old_mask = p.signals.mask;
                         let mut new = SigSet(old_mask.0 | mask.0);
-                        if !nodefer {
+                        if !flags.contains(ActionFlags::NODEFER) {
                             new.insert(sig);
                         }
                         p.signals.mask = new.blockable();
-                        if reset {
+                        if flags.contains(ActionFlags::RESETHAND) {
                             p.signals.actions[slot] = Disposition::Default;
                         }
                         return Some(Delivery::Handler {
                             signal: sig,
                             entry,
                             old_mask,
-                            restart,
+                            flags,
+                            restorer,
                         });
                     }
                 }

@@ -161,6 +161,53 @@ impl SigSet {
     }
 }
 
+bitflags::bitflags! {
+    /// How a handler runs: the ABI-neutral meaning of `sa_flags`. Each
+    /// personality translates its own bit values with a [`FlagTable`].
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct ActionFlags: u32 {
+        /// Reset to the default after one delivery (`SA_RESETHAND`).
+        const RESETHAND = 1 << 0;
+        /// Do not block the signal during its own handler (`SA_NODEFER`).
+        const NODEFER = 1 << 1;
+        /// Restart interrupted system calls (`SA_RESTART`).
+        const RESTART = 1 << 2;
+        /// The handler takes `(signo, siginfo_t *, ucontext_t *)`
+        /// (`SA_SIGINFO`).
+        const SIGINFO = 1 << 3;
+        /// Run on the alternate signal stack, if one is set
+        /// (`SA_ONSTACK`).
+        const ONSTACK = 1 << 4;
+        /// The disposition's `restorer` is the handler's return address
+        /// (Linux's `SA_RESTORER`).
+        const RESTORER = 1 << 5;
+    }
+}
+
+/// One ABI's `sa_flags` bits: `(ABI bit, meaning)` pairs.
+pub type FlagTable = [(u64, ActionFlags)];
+
+impl ActionFlags {
+    /// The flags an ABI's `sa_flags` word sets; bits the table does not
+    /// name are dropped.
+    #[must_use]
+    pub fn from_abi(raw: u64, table: &FlagTable) -> Self {
+        table
+            .iter()
+            .filter(|(bit, _)| raw & bit != 0)
+            .fold(Self::empty(), |acc, (_, f)| acc | *f)
+    }
+
+    /// The ABI's `sa_flags` word for these flags.
+    #[must_use]
+    pub fn to_abi(self, table: &FlagTable) -> u64 {
+        table
+            .iter()
+            .filter(|(_, f)| self.contains(*f))
+            .fold(0, |acc, (bit, _)| acc | bit)
+    }
+}
+
 /// How a process wants a signal handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {
@@ -173,13 +220,46 @@ pub enum Disposition {
         /// Handler address (or, hosted, a registered callback id).
         entry: u64,
         /// Signals blocked while it runs (plus the signal itself unless
-        /// `nodefer`).
+        /// [`ActionFlags::NODEFER`]).
         mask: SigSet,
-        /// Reset to the default after one delivery (`SA_RESETHAND`).
-        reset: bool,
-        /// Do not block the signal during its own handler (`SA_NODEFER`).
-        nodefer: bool,
-        /// Restart interrupted system calls (`SA_RESTART`).
-        restart: bool,
+        /// How it runs.
+        flags: ActionFlags,
+        /// Where it returns to, with [`ActionFlags::RESTORER`] (a
+        /// trampoline that calls `sigreturn`); 0 otherwise.
+        restorer: u64,
     },
+}
+
+impl Disposition {
+    /// What `sigaction` installs for a handler word: 0 is `SIG_DFL`, 1
+    /// `SIG_IGN`, anything else a handler's entry point.
+    #[must_use]
+    pub fn from_parts(handler: u64, flags: ActionFlags, mask: SigSet, restorer: u64) -> Self {
+        match handler {
+            0 => Self::Default,
+            1 => Self::Ignore,
+            entry => Self::Handler {
+                entry,
+                mask: mask.blockable(),
+                flags,
+                restorer,
+            },
+        }
+    }
+
+    /// `(handler, flags, mask, restorer)` as `sigaction` reports them
+    /// (the inverse of [`Disposition::from_parts`]).
+    #[must_use]
+    pub fn parts(self) -> (u64, ActionFlags, SigSet, u64) {
+        match self {
+            Self::Default => (0, ActionFlags::empty(), SigSet::EMPTY, 0),
+            Self::Ignore => (1, ActionFlags::empty(), SigSet::EMPTY, 0),
+            Self::Handler {
+                entry,
+                mask,
+                flags,
+                restorer,
+            } => (entry, flags, mask, restorer),
+        }
+    }
 }

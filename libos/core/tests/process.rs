@@ -9,7 +9,7 @@ use libos::Errno;
 use libos::fs::tmpfs::Tmpfs;
 use libos::futex::{BITSET_ANY, Futexes};
 use libos::process::{Delivery, ExitStatus, INIT, KillTarget, ProcState, Processes, WaitFor};
-use libos::signal::{Disposition, SigSet, Signal};
+use libos::signal::{ActionFlags, Disposition, SigSet, Signal};
 use libos::time::FixedClock;
 use libos::vfs::file::OpenFlags;
 use libos::vfs::node::{Owner, Timespec};
@@ -34,13 +34,7 @@ fn table() -> Arc<Processes> {
 }
 
 fn handler(entry: u64) -> Disposition {
-    Disposition::Handler {
-        entry,
-        mask: SigSet::EMPTY,
-        reset: false,
-        nodefer: false,
-        restart: true,
-    }
+    Disposition::from_parts(entry, ActionFlags::RESTART, SigSet::EMPTY, 0)
 }
 
 #[test]
@@ -128,11 +122,18 @@ fn signals_follow_posix() {
             signal,
             entry,
             old_mask,
-            restart,
+            flags,
+            restorer,
         }) => {
             assert_eq!(
-                (signal, entry, old_mask, restart),
-                (Signal::SIGUSR1, 0x1000, SigSet::EMPTY, true)
+                (signal, entry, old_mask, flags, restorer),
+                (
+                    Signal::SIGUSR1,
+                    0x1000,
+                    SigSet::EMPTY,
+                    ActionFlags::RESTART,
+                    0
+                )
             );
         }
         other => panic!("{other:?}"),
@@ -336,4 +337,75 @@ fn futexes_wake_requeue_and_time_out() {
         Err(Errno::ETIMEDOUT)
     );
     assert_eq!(f.waiters(9), 0);
+}
+
+#[test]
+fn action_flags_translate_through_an_abi_table() {
+    // Linux x86_64's bits.
+    let linux: &[(u64, ActionFlags)] = &[
+        (0x4, ActionFlags::SIGINFO),
+        (0x0800_0000, ActionFlags::ONSTACK),
+        (0x1000_0000, ActionFlags::RESTART),
+        (0x4000_0000, ActionFlags::NODEFER),
+        (0x8000_0000, ActionFlags::RESETHAND),
+        (0x0400_0000, ActionFlags::RESTORER),
+    ];
+    let raw = 0x0400_0004 | 0x1000_0000 | 0x1; // SA_NOCLDSTOP is not a handler flag
+    let f = ActionFlags::from_abi(raw, linux);
+    assert_eq!(
+        f,
+        ActionFlags::SIGINFO | ActionFlags::RESTART | ActionFlags::RESTORER
+    );
+    assert_eq!(f.to_abi(linux), raw & !0x1);
+    // SIG_DFL and SIG_IGN carry no flags; a handler keeps them all, with
+    // its mask made blockable.
+    assert_eq!(
+        Disposition::from_parts(0, f, SigSet(!0), 9),
+        Disposition::Default
+    );
+    assert_eq!(
+        Disposition::from_parts(1, f, SigSet(!0), 9).parts(),
+        (1, ActionFlags::empty(), SigSet::EMPTY, 0)
+    );
+    let (entry, flags, mask, restorer) =
+        Disposition::from_parts(0x40_1000, f, SigSet(!0), 9).parts();
+    assert_eq!((entry, flags, restorer), (0x40_1000, f, 9));
+    assert_eq!(mask, SigSet(!0).blockable());
+}
+
+#[test]
+fn resethand_and_nodefer_shape_delivery() {
+    let t = table();
+    let p = t.fork(INIT).expect("fork");
+    let flags = ActionFlags::RESETHAND | ActionFlags::NODEFER;
+    t.sigaction(
+        p,
+        Signal::SIGUSR2,
+        Some(Disposition::from_parts(
+            0x2000,
+            flags,
+            SigSet::EMPTY,
+            0x3000,
+        )),
+    )
+    .expect("sigaction");
+    t.raise(p, Signal::SIGUSR2).expect("raise");
+    let d = t.deliver(p).expect("deliver");
+    assert_eq!(
+        d,
+        Some(Delivery::Handler {
+            signal: Signal::SIGUSR2,
+            entry: 0x2000,
+            old_mask: SigSet::EMPTY,
+            flags,
+            restorer: 0x3000,
+        })
+    );
+    let mask = t.get(p).expect("process").signals.mask;
+    assert!(!mask.contains(Signal::SIGUSR2), "NODEFER: not blocked");
+    assert_eq!(
+        t.sigaction(p, Signal::SIGUSR2, None),
+        Ok(Disposition::Default),
+        "RESETHAND: back to the default"
+    );
 }

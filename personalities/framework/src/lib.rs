@@ -232,6 +232,15 @@ impl Ctx<'_> {
     /// # Errors
     /// `EFAULT`, or `ENAMETOOLONG` past [`MAX_CSTR`] bytes.
     pub fn cstr(&self, addr: u64) -> Result<Vec<u8>> {
+        self.cstr_bounded(addr, MAX_CSTR)
+    }
+
+    /// A NUL-terminated string at `addr` (without the NUL) of at most
+    /// `max` bytes (program arguments are longer than paths).
+    ///
+    /// # Errors
+    /// `EFAULT`, or `ENAMETOOLONG` past `max` bytes.
+    pub fn cstr_bounded(&self, addr: u64, max: usize) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut chunk = [0u8; 64];
         loop {
@@ -248,7 +257,7 @@ impl Ctx<'_> {
                 return Ok(out);
             }
             out.extend_from_slice(&chunk[..n]);
-            if out.len() >= MAX_CSTR {
+            if out.len() >= max {
                 return Err(Errno::ENAMETOOLONG);
             }
         }

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use exo_personality::Ctx;
 use libos::process::{ExitStatus, KillTarget, Pid, ProcState, WaitFor};
-use libos::signal::Disposition;
+use libos::signal::{ActionFlags, Disposition, FlagTable};
 use libos::{Errno, Result};
 
 use crate::abi::{self, SIGSET_SIZE};
@@ -357,9 +357,14 @@ pub(crate) fn kill(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 }
 
 /// `sa_flags` bits the libOS keeps.
-const SA_RESTART: u32 = 0x2;
-const SA_RESETHAND: u32 = 0x4;
-const SA_NODEFER: u32 = 0x10;
+/// FreeBSD's `sa_flags` bits (`sys/signal.h`).
+const SA_FLAGS: &FlagTable = &[
+    (0x1, ActionFlags::ONSTACK),
+    (0x2, ActionFlags::RESTART),
+    (0x4, ActionFlags::RESETHAND),
+    (0x10, ActionFlags::NODEFER),
+    (0x40, ActionFlags::SIGINFO),
+];
 
 /// Size of FreeBSD's `struct sigaction`: handler (8), `sa_flags` (4),
 /// `sa_mask` (16), padded to 32.
@@ -376,43 +381,17 @@ pub(crate) fn sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         let flags = u32::from_le_bytes(raw[8..12].try_into().map_err(|_| Errno::EFAULT)?);
         let mut mask = [0u8; SIGSET_SIZE];
         mask.copy_from_slice(&raw[12..28]);
-        Some(match handler {
-            0 => Disposition::Default,
-            1 => Disposition::Ignore,
-            entry => Disposition::Handler {
-                entry,
-                mask: abi::sigset_from(&mask).blockable(),
-                reset: flags & SA_RESETHAND != 0,
-                nodefer: flags & SA_NODEFER != 0,
-                restart: flags & SA_RESTART != 0,
-            },
-        })
+        Some(Disposition::from_parts(
+            handler,
+            ActionFlags::from_abi(u64::from(flags), SA_FLAGS),
+            abi::sigset_from(&mask),
+            0,
+        ))
     };
     let old = ctx.sys.procs.sigaction(ctx.pid, sig, new)?;
     if a[2] != 0 {
-        let (handler, flags, mask) = match old {
-            Disposition::Default => (0, 0, libos::signal::SigSet::EMPTY),
-            Disposition::Ignore => (1, 0, libos::signal::SigSet::EMPTY),
-            Disposition::Handler {
-                entry,
-                mask,
-                reset,
-                nodefer,
-                restart,
-            } => {
-                let mut f = 0;
-                if reset {
-                    f |= SA_RESETHAND;
-                }
-                if nodefer {
-                    f |= SA_NODEFER;
-                }
-                if restart {
-                    f |= SA_RESTART;
-                }
-                (entry, f, mask)
-            }
-        };
+        let (handler, flags, mask, _) = old.parts();
+        let flags = flags.to_abi(SA_FLAGS) as u32;
         let mut out = [0u8; SIGACTION_SIZE];
         out[0..8].copy_from_slice(&handler.to_le_bytes());
         out[8..12].copy_from_slice(&flags.to_le_bytes());

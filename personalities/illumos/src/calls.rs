@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use exo_personality::{Ctx, Table};
 use libos::process::{ExitStatus, KillTarget, WaitFor};
-use libos::signal::{Disposition, Signal};
+use libos::signal::{ActionFlags, Disposition, FlagTable, Signal};
 use libos::vfs::file::{OpenFile, OpenFlags, Whence};
 use libos::vfs::node::{FileType, Stat};
 use libos::vfs::{Node, PATH_MAX};
@@ -536,9 +536,14 @@ fn kill(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 /// `struct sigaction` (amd64): `sa_flags` 0, handler 8, `sa_mask` 16
 /// (16 bytes), `sa_resv[2]` 32; 40 bytes.
 fn sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    const SA_RESETHAND: u32 = 0x2;
-    const SA_RESTART: u32 = 0x4;
-    const SA_NODEFER: u32 = 0x10;
+    /// illumos's `sa_flags` bits (`sys/signal.h`).
+    const SA_FLAGS: &FlagTable = &[
+        (0x1, ActionFlags::ONSTACK),
+        (0x2, ActionFlags::RESETHAND),
+        (0x4, ActionFlags::RESTART),
+        (0x8, ActionFlags::SIGINFO),
+        (0x10, ActionFlags::NODEFER),
+    ];
     let sig = abi::signal_in(a[0])?;
     let new = if a[1] == 0 {
         None
@@ -548,17 +553,12 @@ fn sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         let flags = word(0);
         let handler = u64::from_le_bytes(raw[8..16].try_into().map_err(|_| Errno::EFAULT)?);
         let mask = abi::sigset_in([word(16), word(20), word(24), word(28)]);
-        Some(match handler {
-            0 => Disposition::Default,
-            1 => Disposition::Ignore,
-            entry => Disposition::Handler {
-                entry,
-                mask: mask.blockable(),
-                reset: flags & SA_RESETHAND != 0,
-                nodefer: flags & SA_NODEFER != 0,
-                restart: flags & SA_RESTART != 0,
-            },
-        })
+        Some(Disposition::from_parts(
+            handler,
+            ActionFlags::from_abi(u64::from(flags), SA_FLAGS),
+            mask,
+            0,
+        ))
     };
     if a[2] != 0 {
         // Probe the output before changing anything.
@@ -566,29 +566,8 @@ fn sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     }
     let old = ctx.sys.procs.sigaction(ctx.pid, sig, new)?;
     if a[2] != 0 {
-        let (handler, flags, mask) = match old {
-            Disposition::Default => (0, 0, libos::signal::SigSet::EMPTY),
-            Disposition::Ignore => (1, 0, libos::signal::SigSet::EMPTY),
-            Disposition::Handler {
-                entry,
-                mask,
-                reset,
-                nodefer,
-                restart,
-            } => {
-                let mut f = 0u32;
-                if reset {
-                    f |= SA_RESETHAND;
-                }
-                if nodefer {
-                    f |= SA_NODEFER;
-                }
-                if restart {
-                    f |= SA_RESTART;
-                }
-                (entry, f, mask)
-            }
-        };
+        let (handler, flags, mask, _) = old.parts();
+        let flags = flags.to_abi(SA_FLAGS) as u32;
         let mut out = [0u8; 40];
         out[0..4].copy_from_slice(&flags.to_le_bytes());
         out[8..16].copy_from_slice(&handler.to_le_bytes());

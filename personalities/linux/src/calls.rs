@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use exo_personality::{Ctx, Table};
 use libos::process::{KillTarget, WaitFor};
-use libos::signal::{Disposition, SigSet, Signal};
+use libos::signal::{ActionFlags, Disposition, SigSet, Signal};
 use libos::vfs::file::{OpenFile, OpenFlags, Whence};
 use libos::vfs::node::FileType;
 use libos::vfs::{Node, PATH_MAX};
@@ -742,10 +742,20 @@ fn kill(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     ctx.sys.procs.kill(&c, target, sig).map(|()| 0)
 }
 
+/// Linux's `sa_flags` bits (the same on x86_64 and aarch64).
+pub(crate) const SA_FLAGS: &libos::signal::FlagTable = &[
+    (0x0000_0004, ActionFlags::SIGINFO),
+    (0x0400_0000, ActionFlags::RESTORER),
+    (0x0800_0000, ActionFlags::ONSTACK),
+    (0x1000_0000, ActionFlags::RESTART),
+    (0x4000_0000, ActionFlags::NODEFER),
+    (0x8000_0000, ActionFlags::RESETHAND),
+];
+
+/// `rt_sigaction(sig, act, oact, sigsetsize)` with the kernel's
+/// `struct sigaction`: handler 0, `sa_flags` 8, `sa_restorer` 16,
+/// `sa_mask` 24; 32 bytes.
 fn rt_sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    const SA_RESTART: u64 = 0x1000_0000;
-    const SA_NODEFER: u64 = 0x4000_0000;
-    const SA_RESETHAND: u64 = 0x8000_0000;
     if a[3] != 8 {
         return Err(Errno::EINVAL);
     }
@@ -753,52 +763,33 @@ fn rt_sigaction(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let new = if a[1] == 0 {
         None
     } else {
-        let (handler, flags, mask) = (
+        let (handler, flags, restorer, mask) = (
             ctx.u64_at(a[1])?,
             ctx.u64_at(a[1] + 8)?,
+            ctx.u64_at(a[1] + 16)?,
             ctx.u64_at(a[1] + 24)?,
         );
-        Some(match handler {
-            0 => Disposition::Default,
-            1 => Disposition::Ignore,
-            entry => Disposition::Handler {
-                entry,
-                mask: SigSet(mask).blockable(),
-                reset: flags & SA_RESETHAND != 0,
-                nodefer: flags & SA_NODEFER != 0,
-                restart: flags & SA_RESTART != 0,
-            },
-        })
+        let flags = ActionFlags::from_abi(flags, SA_FLAGS);
+        let restorer = if flags.contains(ActionFlags::RESTORER) {
+            restorer
+        } else {
+            0
+        };
+        Some(Disposition::from_parts(
+            handler,
+            flags,
+            SigSet(mask),
+            restorer,
+        ))
     };
     let old = ctx.sys.procs.sigaction(ctx.pid, sig, new)?;
     if a[2] != 0 {
-        let (handler, flags, mask) = match old {
-            Disposition::Default => (0, 0, 0),
-            Disposition::Ignore => (1, 0, 0),
-            Disposition::Handler {
-                entry,
-                mask,
-                reset,
-                nodefer,
-                restart,
-            } => {
-                let mut f = 0;
-                if reset {
-                    f |= SA_RESETHAND;
-                }
-                if nodefer {
-                    f |= SA_NODEFER;
-                }
-                if restart {
-                    f |= SA_RESTART;
-                }
-                (entry, f, mask.0)
-            }
-        };
+        let (handler, flags, mask, restorer) = old.parts();
         let mut out = [0u8; 32];
         out[0..8].copy_from_slice(&handler.to_le_bytes());
-        out[8..16].copy_from_slice(&flags.to_le_bytes());
-        out[24..32].copy_from_slice(&mask.to_le_bytes());
+        out[8..16].copy_from_slice(&flags.to_abi(SA_FLAGS).to_le_bytes());
+        out[16..24].copy_from_slice(&restorer.to_le_bytes());
+        out[24..32].copy_from_slice(&mask.0.to_le_bytes());
         ctx.mem.write(a[2], &out)?;
     }
     Ok(0)

@@ -17,14 +17,18 @@ extern crate alloc;
 pub mod abi;
 mod calls;
 pub mod events;
+pub mod exec;
 mod mem;
 mod proc;
+pub mod regs;
+mod sigframe;
 mod system;
 
 use exo_personality::{Ctx, Table};
 use libos::Result;
 
 pub use calls::{AARCH64, TABLE};
+pub use regs::{Flow, Regs};
 
 /// Linux's result convention: the value, or `-errno`.
 #[must_use]

@@ -841,9 +841,9 @@ fn sigaction_and_sigprocmask() -> Result<(), String> {
             dispo,
             libos::signal::Disposition::Handler {
                 entry: 0x40_1000,
-                restart: true,
+                flags,
                 ..
-            }
+            } if flags.contains(libos::signal::ActionFlags::RESTART)
         ),
         "libOS SIGUSR1 got it: {dispo:?}"
     );

@@ -11,8 +11,10 @@ use alloc::vec::Vec;
 use exo_personality_tests::{Case, World, check};
 
 mod aarch64;
+mod exec;
 mod memory_events;
 mod process;
+mod signals;
 
 // Linux x86_64 numbers.
 const READ: u64 = 0;
@@ -752,6 +754,34 @@ pub fn cases() -> Vec<Case> {
             process::sigaltstack_set_and_query,
         ),
         ("statx_layout", process::statx_layout),
+        (
+            "signal_handler_frame_and_sigreturn",
+            signals::handler_frame_and_sigreturn,
+        ),
+        (
+            "sigreturn_keeps_privileged_flags_and_checks_the_frame",
+            signals::sigreturn_keeps_privileged_flags_and_checks_the_frame,
+        ),
+        (
+            "sigaction_reports_linux_flags_and_restorer",
+            signals::sigaction_reports_linux_flags_and_restorer,
+        ),
+        (
+            "no_restorer_or_default_action_ends_the_process",
+            signals::no_restorer_or_default_action_ends_the_process,
+        ),
+        (
+            "alternate_stack_and_autodisarm",
+            signals::alternate_stack_and_autodisarm,
+        ),
+        (
+            "execve_starts_the_new_program",
+            exec::execve_starts_the_new_program,
+        ),
+        (
+            "execve_refusals_change_nothing",
+            exec::execve_refusals_change_nothing,
+        ),
     ]
 }
 

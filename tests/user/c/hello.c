@@ -2,8 +2,10 @@
    exo by `linuxrun` through the Linux personality. It allocates through
    musl's malloc (brk and mmap), so the personality's memory calls run on
    the exokernel's frames and mappings; then it checks files, pipes,
-   epoll, eventfd, signals, time, futexes and /proc through the
-   personality on the real kernel. */
+   epoll, eventfd, signals (a handler on the alternate stack and its
+   sigreturn), time, futexes and /proc through the personality on the
+   real kernel, and finally execs itself, whose second image checks its
+   arguments and exits 7. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,6 +27,18 @@
    counts; the scenario expects the summary "linux checks: N passed, 0
    failed". */
 static int passed, failed;
+
+/* What the SIGUSR2 handler saw. */
+static volatile sig_atomic_t handled_sig, handled_code;
+static volatile uintptr_t handler_sp;
+
+static void on_usr2(int sig, siginfo_t *si, void *uc) {
+    int local;
+    (void)uc;
+    handled_sig = sig;
+    handled_code = si->si_signo;
+    handler_sp = (uintptr_t)&local;
+}
 
 static void check(int ok, const char *what) {
     if (ok) {
@@ -84,6 +98,22 @@ static void personality_checks(void) {
     check(sigprocmask(SIG_BLOCK, &set, 0) == 0 && sigprocmask(SIG_BLOCK, 0, &now) == 0 &&
               sigismember(&now, SIGUSR1) && kill(getpid(), SIGUSR1) == 0,
           "block, then raise a blocked signal");
+    /* A handler on the alternate stack (SA_ONSTACK), with siginfo; the
+       interrupted code's registers, FPU state and mask come back through
+       rt_sigreturn (musl's restorer). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_usr2;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    volatile double fp = 1.25;
+    check(sigaction(SIGUSR2, &sa, 0) == 0 && raise(SIGUSR2) == 0 && handled_sig == SIGUSR2 &&
+              handled_code == SIGUSR2,
+          "signal handler with siginfo");
+    check(handler_sp > (uintptr_t)alt && handler_sp < (uintptr_t)alt + sizeof alt, "handler ran on the alternate stack");
+    check(fp * 4 == 5.0, "FPU state across the handler");
+    check(sigprocmask(SIG_BLOCK, 0, &now) == 0 && !sigismember(&now, SIGUSR2) && sigismember(&now, SIGUSR1),
+          "mask restored by sigreturn");
 
     /* Time, randomness, futex without waiters, the process's /proc. */
     struct timespec t1, t2;
@@ -109,6 +139,12 @@ static void personality_checks(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "exec'd") == 0) {
+        /* The second image: same process, fresh program. */
+        int same = atoi(argv[2]) == (int)getpid();
+        printf("linux exec: %s argc=%d, same pid: %s\n", argv[0], argc, same ? "yes" : "no");
+        return same ? 7 : 1;
+    }
     struct utsname u;
     uname(&u);
     printf("hello from Linux %s argc=%d on %s %s, pid %d\n", argv[0], argc, u.sysname, u.machine, (int)getpid());
@@ -149,5 +185,14 @@ int main(int argc, char **argv) {
     }
     printf("malloc ok: checksum %lu\n", sum);
     personality_checks();
-    return failed ? 1 : 7;
+    if (failed)
+        return 1;
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    char *args[] = {argv[0], "exec'd", pid, 0};
+    char *env[] = {"EXO=1", 0};
+    fflush(stdout);
+    execve(argv[0], args, env);
+    printf("execve failed: errno %d\n", errno);
+    return 1;
 }

@@ -2,14 +2,19 @@
 //! personality.
 //!
 //! This environment holds the libOS and the personality and is linked at
-//! 1.75 GiB so the Linux program gets its usual addresses. It maps the
-//! program's segments, builds a System V initial stack (argv, envp, auxv),
-//! sets the libOS process's descriptors 0–2 to `/dev/tty`, registers its
-//! upcall handler with `REFLECT_ALL`, and jumps to the program's entry. From
-//! then on every `syscall` the program makes comes back here as a
-//! `SYSCALL` upcall: the handler hands it to `exo_linux`, puts the result
-//! in the saved `rax`, and returns into the program. `arch_prctl` sets the
-//! thread pointer with `TLS_SET`; `exit_group` ends the environment.
+//! 1.75 GiB so the Linux program gets its usual addresses. It writes the
+//! program to `/bin/hello` in the libOS's VFS, sets the libOS process's
+//! descriptors 0–2 to `/dev/tty`, and starts it the way `execve` would
+//! (`exo_linux::exec`: segments, System V stack with argv, envp and auxv),
+//! registers its upcall handler with `REFLECT_ALL`, and jumps to the
+//! program's entry. From then on every `syscall` the program makes comes
+//! back here as a `SYSCALL` upcall: the handler copies the saved registers
+//! (and, with `FXSAVE`, the SSE state) into `exo_linux::Regs`, lets
+//! `exo_linux::regs::syscall` run the call — which may also deliver a
+//! signal to a handler, return from one (`rt_sigreturn`) or replace the
+//! program (`execve`) — and resumes the program from the registers it
+//! leaves. `arch_prctl` sets the thread pointer with `TLS_SET`; the end of
+//! the process ends the environment.
 #![no_std]
 #![no_main]
 
@@ -20,22 +25,18 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use elf::ElfBytes;
-use elf::abi::{PF_W, PF_X, PT_LOAD};
-use elf::endian::LittleEndian;
+use exo_linux::{Flow, Regs};
 use exo_personality::{Ctx, UserMemory};
 use exo_sys::{BareMetal, access, println, upcall};
 use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
 use libos::mm::Prot;
-use libos::process::{INIT, Pid, Region};
+use libos::process::{ExitStatus, INIT, Pid, ProcState};
 use libos::system::{Options, System};
 use libos::vfs::Cred;
 use libos::vfs::file::OpenFlags;
 use spin::Once;
 
 static PROGRAM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linux-hello"));
-const STACK_TOP: u64 = 0x6000_0000_0000;
-const STACK_PAGES: u64 = 32;
 
 struct Info;
 impl SystemInfo for Info {
@@ -58,13 +59,12 @@ impl SystemInfo for Info {
 }
 
 /// The program's memory, reached directly (same address space) but only
-/// inside the regions the loader mapped for it and the pages `mmap`/`brk`
-/// bound since, with the access the libOS recorded (`PROT_NONE` pages
+/// in the pages the personality bound for it (segments and stack at exec,
+/// `mmap`/`brk` since), with the access the libOS recorded (`PROT_NONE` pages
 /// keep their frame but stay unbound). Each `map_pages` takes its frames
 /// as few allocations (one capability per 512 frames, as the capability
 /// table is small), freed when their last page goes.
 struct Direct {
-    regions: Vec<(u64, u64)>,
     /// Page → (frames capability, index in it, access).
     pages: BTreeMap<u64, (u64, u64, Prot)>,
     /// Frames capability → pages still using it.
@@ -76,9 +76,6 @@ impl Direct {
         let Some(end) = addr.checked_add(len as u64) else {
             return false;
         };
-        if self.regions.iter().any(|&(s, e)| s <= addr && end <= e) {
-            return true;
-        }
         let mut page = addr & !(PAGE - 1);
         while page < end {
             match self.pages.get(&page) {
@@ -119,10 +116,8 @@ impl UserMemory for Direct {
         if !self.ok(addr, data.len(), true) {
             return Err(libos::Errno::EFAULT);
         }
-        // SAFETY: as in `read`, and the pages are writable: the loader's
-        // regions are the program's data and stack, and `mmap` pages are
-        // checked for `PROT_WRITE` (code pages are read-only after
-        // loading, so a stray write there faults the handler).
+        // SAFETY: as in `read`, and every page is bound writable (checked
+        // for `PROT_WRITE` just above).
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) };
         Ok(())
     }
@@ -212,14 +207,50 @@ static WORLD: Once<World> = Once::new();
 struct Stack([u8; 128 * 1024]);
 static mut UPCALL_STACK: Stack = Stack([0; 128 * 1024]);
 
-/// x86_64 context word indices (docs/EXO_ABI.md).
-const RAX: usize = upcall::CONTEXT;
-const RDX: usize = upcall::CONTEXT + 3;
-const RSI: usize = upcall::CONTEXT + 4;
-const RDI: usize = upcall::CONTEXT + 5;
-const R8: usize = upcall::CONTEXT + 7;
-const R9: usize = upcall::CONTEXT + 8;
-const R10: usize = upcall::CONTEXT + 9;
+/// Context word of each `exo_linux::Regs` register (docs/EXO_ABI.md:
+/// `rax rbx rcx rdx rsi rdi rbp r8`–`r15 rip rsp rflags`), in
+/// `Regs::words` order (`r8`–`r15 rdi rsi rbp rbx rdx rax rcx rsp rip
+/// rflags`).
+const WORD_OF: [usize; 18] = [7, 8, 9, 10, 11, 12, 13, 14, 5, 4, 6, 1, 3, 0, 2, 16, 15, 17];
+
+/// An `FXSAVE` area.
+#[repr(C, align(16))]
+struct Fx([u8; 512]);
+
+fn regs_from(w: &[u64; upcall::FRAME_WORDS]) -> Regs {
+    let mut regs = Regs::start(0, 0);
+    regs.set_words(core::array::from_fn(|i| w[upcall::CONTEXT + WORD_OF[i]]));
+    let mut fx = Fx([0; 512]);
+    // SAFETY: `fx` is a 512-byte, 16-byte aligned buffer. The handler is
+    // built soft-float, so the x87/SSE registers still hold the program's
+    // state.
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) fx.0.as_mut_ptr(), options(nostack)) };
+    regs.fpu = fx.0;
+    regs
+}
+
+fn regs_to(regs: &Regs, w: &mut [u64; upcall::FRAME_WORDS]) {
+    for (i, v) in regs.words().into_iter().enumerate() {
+        w[upcall::CONTEXT + WORD_OF[i]] = v;
+    }
+    let mut fx = Fx(regs.fpu);
+    // MXCSR bits outside MXCSR_MASK would fault FXRSTOR: keep the
+    // defined ones (the signal frame is the program's to edit).
+    let mxcsr = u32::from_le_bytes([fx.0[24], fx.0[25], fx.0[26], fx.0[27]]) & 0xffff;
+    fx.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+    // SAFETY: `fx` is a 512-byte, 16-byte aligned FXSAVE image whose MXCSR
+    // has only defined bits; the program resumes with it.
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) fx.0.as_ptr(), options(nostack)) };
+}
+
+/// The environment's exit code for a process status: the exit code, or
+/// 128 + the signal.
+fn exit_code(status: ExitStatus) -> u64 {
+    match status {
+        ExitStatus::Exited(code) => u64::from(code),
+        ExitStatus::Signaled { signal, .. } => 128 + u64::from(signal.number()),
+    }
+}
 
 extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
@@ -234,144 +265,71 @@ extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
         println!("linuxrun: the program took upcall {kind} {:x?}", &w[1..5]);
         exo_sys::exit(128 + kind);
     }
-    let number = w[1];
-    let args = [w[RDI], w[RSI], w[RDX], w[R10], w[R8], w[R9]];
     let Some(world) = WORLD.get() else {
         exo_sys::exit(126)
     };
-    let result = match number {
+    let number = w[1];
+    let rax = upcall::CONTEXT;
+    let (rdi, rsi) = (upcall::CONTEXT + 5, upcall::CONTEXT + 4);
+    if number == ARCH_PRCTL {
         // arch_prctl(ARCH_SET_FS, base): the thread pointer is the kernel's.
-        158 if args[0] == 0x1002 => exo_sys::tls_set(args[1]).map_or(-22, |_| 0),
-        158 => -22,
-        60 | 231 => {
-            let _ = world
+        w[rax] = if w[rdi] == ARCH_SET_FS {
+            exo_sys::tls_set(w[rsi]).map_or(-22i64 as u64, |_| 0)
+        } else {
+            -22i64 as u64
+        };
+        exo_sys::upcall_return(frame)
+    }
+    let mut regs = regs_from(w);
+    regs.rax = number;
+    let flow = {
+        let mut mem = world.memory.lock();
+        let mut ctx = Ctx {
+            sys: &world.sys,
+            pid: world.pid,
+            mem: &mut *mem,
+        };
+        exo_linux::regs::syscall(&mut ctx, &mut regs)
+    };
+    match flow {
+        Flow::Resume => {}
+        Flow::Exit(status) => exo_sys::exit(exit_code(status)),
+        Flow::Stopped(_) => {
+            // Stopped by a signal: wait for SIGCONT.
+            while world
                 .sys
                 .procs
-                .exit(world.pid, libos::process::ExitStatus::Exited(args[0] as u8));
-            exo_sys::exit(args[0] & 0xff)
+                .get(world.pid)
+                .is_ok_and(|p| matches!(p.state, ProcState::Stopped(_)))
+            {
+                exo_sys::yield_now();
+            }
         }
-        _ => {
-            let mut mem = world.memory.lock();
-            let mut ctx = Ctx {
-                sys: &world.sys,
-                pid: world.pid,
-                mem: &mut *mem,
-            };
-            exo_linux::syscall(&mut ctx, number, args)
-        }
-    };
-    w[RAX] = result as u64;
+    }
+    regs_to(&regs, w);
     exo_sys::upcall_return(frame)
 }
 
-/// What loading produced.
-struct Loaded {
-    entry: u64,
-    phdr: u64,
-    phnum: u64,
-    regions: Vec<(u64, u64)>,
-    /// The same segments for the libOS's address-space record.
-    areas: Vec<Region>,
-}
+const ARCH_PRCTL: u64 = 158;
+const ARCH_SET_FS: u64 = 0x1002;
 
-/// Maps the program's loadable segments.
-fn load() -> Result<Loaded, &'static str> {
-    let file = ElfBytes::<LittleEndian>::minimal_parse(PROGRAM).map_err(|_| "not an ELF file")?;
-    let mut regions = Vec::new();
-    let mut areas = Vec::new();
-    let mut phdr = 0;
-    let segs: Vec<_> = file
-        .segments()
-        .ok_or("no program headers")?
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD)
-        .collect();
-    for ph in &segs {
-        let start = ph.p_vaddr & !0xfff;
-        let end = (ph.p_vaddr + ph.p_memsz).next_multiple_of(4096);
-        let pages = (end - start) / 4096;
-        let frames = exo_sys::frame_alloc(pages).map_err(|_| "frame_alloc")?;
-        for i in 0..pages {
-            exo_sys::map(frames, i, start + i * 4096, access::WRITE).map_err(|_| "map")?;
-        }
-        let bytes = &PROGRAM[ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize];
-        // SAFETY: [start, end) was just mapped writable, and the segment
-        // lies inside it.
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), ph.p_vaddr as *mut u8, bytes.len())
-        };
-        let final_access = if ph.p_flags & PF_X != 0 {
-            access::EXECUTE
-        } else if ph.p_flags & PF_W != 0 {
-            access::WRITE
-        } else {
-            0
-        };
-        for i in 0..pages {
-            exo_sys::syscall(exo_sys::call::PROTECT, &[start + i * 4096, final_access])
-                .map_err(|_| "protect")?;
-        }
-        if ph.p_offset == 0 {
-            phdr = ph.p_vaddr + file.ehdr.e_phoff;
-        }
-        regions.push((start, end));
-        areas.push(Region {
-            start,
-            end,
-            perms: [
-                b'r',
-                if ph.p_flags & PF_W != 0 { b'w' } else { b'-' },
-                if ph.p_flags & PF_X != 0 { b'x' } else { b'-' },
-                b'p',
-            ],
-            offset: ph.p_offset & !0xfff,
-            name: "/bin/hello".into(),
-        });
-    }
-    Ok(Loaded {
-        entry: file.ehdr.e_entry,
-        phdr,
-        phnum: file.ehdr.e_phnum as u64,
-        regions,
-        areas,
-    })
-}
+/// Where the program lives in the libOS's VFS, and its `argv[0]`.
+const PATH: &[u8] = b"/bin/hello";
 
-/// Builds the initial stack; returns the stack pointer (argc at it).
-fn build_stack(entry: u64, phdr: u64, phnum: u64) -> Result<u64, &'static str> {
-    let base = STACK_TOP - STACK_PAGES * 4096;
-    let frames = exo_sys::frame_alloc(STACK_PAGES).map_err(|_| "stack frames")?;
-    for i in 0..STACK_PAGES {
-        exo_sys::map(frames, i, base + i * 4096, access::WRITE).map_err(|_| "stack map")?;
-    }
-    let mut sp = STACK_TOP;
-    let mut push_bytes = |bytes: &[u8]| {
-        sp -= bytes.len() as u64;
-        // SAFETY: the stack pages were just mapped writable and `sp` stays
-        // inside them (a few hundred bytes are pushed).
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), sp as *mut u8, bytes.len()) };
-        sp
+/// Puts the program into the VFS as an executable file.
+fn install(sys: &System) -> libos::Result<()> {
+    let root = Cred::root();
+    sys.vfs.mkdir(&root, sys.vfs.root(), b"/bin", 0o755)?;
+    let flags = OpenFlags {
+        create: true,
+        ..OpenFlags::WRITE
     };
-    let argv0 = push_bytes(b"hello\0");
-    let envp0 = push_bytes(b"PATH=/bin\0");
-    let mut random = [0u8; 16];
-    let _ = exo_sys::Exo::random(&BareMetal, &mut random);
-    let rand = push_bytes(&random);
-    sp &= !15;
-    let words: Vec<u64> = alloc::vec![
-        1, argv0, 0, envp0, 0, // argc, argv, NULL, envp, NULL
-        3, phdr, 4, 56, 5, phnum, 6, 4096, 9, entry, 25, rand, 23, 0, 0, 0, // auxv
-    ];
-    // Keep rsp 16-byte aligned with argc at it.
-    if words.len() % 2 == 1 {
-        sp -= 8;
+    let f = sys.vfs.open(&root, sys.vfs.root(), PATH, flags, 0o755)?;
+    let mut done = 0;
+    while done < PROGRAM.len() {
+        done += f.write(&PROGRAM[done..])?;
     }
-    sp -= (words.len() * 8) as u64;
-    for (i, w) in words.iter().enumerate() {
-        // SAFETY: as above.
-        unsafe { ((sp + 8 * i as u64) as *mut u64).write(*w) };
-    }
-    Ok(sp)
+    Ok(())
 }
 
 #[unsafe(no_mangle)]
@@ -382,40 +340,13 @@ fn main(_env: u64) -> u64 {
         println!("linuxrun: libOS boot failed");
         return 1;
     };
-    let Loaded {
-        entry,
-        phdr,
-        phnum,
-        mut regions,
-        mut areas,
-    } = match load() {
-        Ok(v) => v,
-        Err(e) => {
-            println!("linuxrun: loading failed: {e}");
-            return 2;
-        }
-    };
-    let sp = match build_stack(entry, phdr, phnum) {
-        Ok(sp) => sp,
-        Err(e) => {
-            println!("linuxrun: stack: {e}");
-            return 3;
-        }
-    };
-    regions.push((STACK_TOP - STACK_PAGES * 4096, STACK_TOP));
-    areas.push(Region {
-        start: STACK_TOP - STACK_PAGES * 4096,
-        end: STACK_TOP,
-        perms: *b"rw-p",
-        offset: 0,
-        name: "[stack]".into(),
-    });
+    if let Err(e) = install(&sys) {
+        println!("linuxrun: installing {PATH:?}: {e:?}");
+        return 2;
+    }
     let Ok(pid) = sys.procs.fork(INIT) else {
         return 4;
     };
-    let _ = sys
-        .procs
-        .exec(pid, "hello", alloc::vec![b"hello".to_vec()], areas, "linux");
     let tty = sys.vfs.open(
         &Cred::root(),
         sys.vfs.root(),
@@ -429,18 +360,39 @@ fn main(_env: u64) -> u64 {
             .procs
             .with(pid, |p| p.fds.dup2_file(fd, Arc::clone(&tty)));
     }
-    WORLD.call_once(|| World {
+    let world = WORLD.call_once(|| World {
         sys,
         pid,
         memory: spin::Mutex::new(Direct {
-            regions,
             pages: BTreeMap::new(),
             live: BTreeMap::new(),
         }),
     });
+    let start = {
+        let mut mem = world.memory.lock();
+        let mut ctx = Ctx {
+            sys: &world.sys,
+            pid,
+            mem: &mut *mem,
+        };
+        exo_linux::exec::exec(
+            &mut ctx,
+            PATH,
+            alloc::vec![PATH.to_vec()],
+            &[b"PATH=/bin".to_vec()],
+        )
+    };
+    let regs = match start {
+        Ok(r) => r,
+        Err(e) => {
+            println!("linuxrun: exec failed: {e:?}");
+            return 3;
+        }
+    };
     println!(
-        "linuxrun: starting a {}-byte static Linux executable at {entry:#x}",
-        PROGRAM.len()
+        "linuxrun: starting a {}-byte static Linux executable at {:#x}",
+        PROGRAM.len(),
+        regs.rip
     );
     // From here on every system call outside the handler is the Linux
     // program's: nothing but the jump may follow.
@@ -454,17 +406,17 @@ fn main(_env: u64) -> u64 {
     {
         return 6;
     }
-    // SAFETY: `sp` is the initial stack built above and `entry` the
-    // program's entry point, both mapped; registers are cleared as the
-    // System V ABI expects (rdx = 0: no exit handler).
+    // SAFETY: `regs.rsp` is the initial stack and `regs.rip` the entry
+    // point exec mapped; registers are cleared as the System V ABI expects
+    // (rdx = 0: no exit handler).
     unsafe {
         core::arch::asm!(
             "mov rsp, r12",
             "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
             "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
             "jmp r13",
-            in("r12") sp,
-            in("r13") entry,
+            in("r12") regs.rsp,
+            in("r13") regs.rip,
             options(noreturn)
         )
     }

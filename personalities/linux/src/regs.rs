@@ -1,0 +1,203 @@
+//! A Linux thread's user registers, and the system-call entry for
+//! embedders that hold them.
+//!
+//! Most calls only take six arguments and give back one value, which
+//! [`crate::syscall`] covers. Three change the caller's registers
+//! wholesale: `rt_sigreturn` (the interrupted context comes back from the
+//! signal frame), `execve` (a new program starts) and every call after
+//! which a caught signal is delivered (the handler starts). An embedder
+//! that saves the program's registers at a system call (the bare-metal
+//! upcall handler, a hosted emulator) passes them to [`syscall`], then
+//! resumes the program from whatever [`Regs`] holds afterwards.
+
+use libos::process::ExitStatus;
+use libos::signal::Signal;
+
+use exo_personality::Ctx;
+
+use crate::{exec, result, sigframe};
+
+/// The user registers of an x86_64 thread, in `struct sigcontext` order,
+/// plus its x87/SSE state as `FXSAVE` lays it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct Regs {
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub rdx: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rsp: u64,
+    pub rip: u64,
+    pub rflags: u64,
+    /// The `FXSAVE` image (512 bytes): what a signal handler may clobber
+    /// and `rt_sigreturn` restores. The embedder saves and loads it.
+    pub fpu: [u8; 512],
+}
+
+/// `rflags` bits a program may set through `rt_sigreturn` (Linux's
+/// `FIX_EFLAGS`: CF PF AF ZF SF TF DF OF AC RF).
+pub const USER_RFLAGS: u64 = 0x0005_0dd5;
+/// `rflags` of a fresh program: only the always-one bit 1 and IF.
+pub const INITIAL_RFLAGS: u64 = 0x202;
+/// The direction and trap flags, cleared on entry to a handler.
+const DF_TF: u64 = 0x400 | 0x100;
+
+impl Regs {
+    /// The registers of a program starting at `entry` with its stack at
+    /// `sp`: everything else zero, `FNINIT`/default-`MXCSR` FPU state.
+    #[must_use]
+    pub fn start(entry: u64, sp: u64) -> Self {
+        let mut fpu = [0u8; 512];
+        fpu[0..2].copy_from_slice(&0x037f_u16.to_le_bytes()); // FCW
+        fpu[24..28].copy_from_slice(&0x1f80_u32.to_le_bytes()); // MXCSR
+        fpu[28..32].copy_from_slice(&0xffff_u32.to_le_bytes()); // MXCSR_MASK
+        Self {
+            r8: 0,
+            r9: 0,
+            r10: 0,
+            r11: 0,
+            r12: 0,
+            r13: 0,
+            r14: 0,
+            r15: 0,
+            rdi: 0,
+            rsi: 0,
+            rbp: 0,
+            rbx: 0,
+            rdx: 0,
+            rax: 0,
+            rcx: 0,
+            rsp: sp,
+            rip: entry,
+            rflags: INITIAL_RFLAGS,
+            fpu,
+        }
+    }
+
+    /// The 18 words of `struct sigcontext` from `r8` to `eflags`.
+    #[must_use]
+    pub fn words(&self) -> [u64; 18] {
+        [
+            self.r8,
+            self.r9,
+            self.r10,
+            self.r11,
+            self.r12,
+            self.r13,
+            self.r14,
+            self.r15,
+            self.rdi,
+            self.rsi,
+            self.rbp,
+            self.rbx,
+            self.rdx,
+            self.rax,
+            self.rcx,
+            self.rsp,
+            self.rip,
+            self.rflags,
+        ]
+    }
+
+    /// Sets the registers from [`Regs::words`]' layout (the FPU state
+    /// stays).
+    pub fn set_words(&mut self, w: [u64; 18]) {
+        [
+            self.r8,
+            self.r9,
+            self.r10,
+            self.r11,
+            self.r12,
+            self.r13,
+            self.r14,
+            self.r15,
+            self.rdi,
+            self.rsi,
+            self.rbp,
+            self.rbx,
+            self.rdx,
+            self.rax,
+            self.rcx,
+            self.rsp,
+            self.rip,
+            self.rflags,
+        ] = w;
+    }
+
+    /// The system call's six arguments (`rdi rsi rdx r10 r8 r9`).
+    #[must_use]
+    pub fn args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+
+    /// `DF` and `TF` cleared, as on entry to a signal handler.
+    pub(crate) fn clear_df_tf(&mut self) {
+        self.rflags &= !DF_TF;
+    }
+}
+
+/// What the embedder does after [`syscall`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Resume the program from the (possibly replaced) registers.
+    Resume,
+    /// The process ended (`exit`, `exit_group`, a fatal signal, a failed
+    /// `execve` past its point of no return): end the thread.
+    Exit(ExitStatus),
+    /// A stop signal stopped the process: resume it (from `regs`) once
+    /// the libOS shows it running again (`SIGCONT`).
+    Stopped(Signal),
+}
+
+/// x86_64 numbers of the calls handled here rather than in the table.
+const RT_SIGRETURN: u64 = 15;
+const EXECVE: u64 = 59;
+const EXIT: u64 = 60;
+const EXIT_GROUP: u64 = 231;
+
+/// Runs the system call the registers describe (number in `rax`,
+/// arguments in `rdi rsi rdx r10 r8 r9`, x86_64 numbering) and leaves in
+/// `regs` where the program resumes: the result in `rax`, or a whole new
+/// context after `rt_sigreturn` and `execve`, then — if a caught signal is
+/// pending and unblocked — its handler's frame. A signal whose default
+/// action ends the process ends it here.
+pub fn syscall(ctx: &mut Ctx<'_>, regs: &mut Regs) -> Flow {
+    let number = regs.rax;
+    let args = regs.args();
+    let mut restartable = true;
+    match number {
+        RT_SIGRETURN => {
+            if sigframe::sigreturn(ctx, regs).is_err() {
+                // A corrupt frame: Linux forces SIGSEGV.
+                return sigframe::force_sigsegv(ctx);
+            }
+            restartable = false;
+        }
+        EXECVE => match exec::execve(ctx, args) {
+            Ok(fresh) => {
+                *regs = fresh;
+                restartable = false;
+            }
+            Err(exec::Failed::Refused(e)) => regs.rax = result(Err(e)) as u64,
+            Err(exec::Failed::Fatal) => return sigframe::force_sigsegv(ctx),
+        },
+        EXIT | EXIT_GROUP => {
+            let _ = crate::syscall(ctx, number, args);
+            return Flow::Exit(ExitStatus::Exited(args[0] as u8));
+        }
+        _ => regs.rax = crate::syscall(ctx, number, args) as u64,
+    }
+    let interrupted = restartable.then_some(number);
+    sigframe::deliver(ctx, regs, interrupted)
+}
