@@ -216,6 +216,8 @@ pub fn no_restorer_or_default_action_ends_the_process() -> Result<(), String> {
         ),
         "x86_64 needs SA_RESTORER: {flow:?}"
     );
+    // One world at a time (each holds 1 MiB of scratch memory).
+    drop(w);
     let mut w = World::new();
     let mut regs = interrupted();
     let pid = u64::from(w.pid);
@@ -227,6 +229,7 @@ pub fn no_restorer_or_default_action_ends_the_process() -> Result<(), String> {
         }),
         "SIGTERM's default: {flow:?}"
     );
+    drop(w);
     // A blocked signal waits; unblocking it (a system call) delivers it.
     let mut w = World::new();
     install(&mut w, SIGUSR1, SA_RESTORER)?;
