@@ -12,6 +12,26 @@ use libos::system::System;
 
 use super::*;
 
+// The door call (sys/syscall.h) and its errno values beyond the shared ones.
+const DOOR: u64 = 201;
+const EPERM: u32 = 1;
+const EINTR: u32 = 4;
+const E2BIG: u32 = 7;
+const EDEADLK: u32 = 45;
+
+// door subcodes (sys/door.h).
+const DOOR_CREATE: u64 = 0;
+const DOOR_REVOKE: u64 = 1;
+const DOOR_INFO: u64 = 2;
+const DOOR_CALL: u64 = 3;
+const DOOR_RETURN: u64 = 10;
+const DOOR_LOCAL: u32 = 0x04;
+const DOOR_REVOKED: u32 = 0x08;
+const DOOR_UNREF: u64 = 0x01;
+const DOOR_DESCRIPTOR: u32 = 0x10000;
+const DOOR_RELEASE: u32 = 0x40000;
+const DOOR_QUERY: u64 = -2i64 as u64;
+
 /// One process of a door test: its pid and memory.
 struct Proc {
     pid: Pid,

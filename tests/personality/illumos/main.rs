@@ -66,28 +66,11 @@ const SYSTEMINFO: u64 = 139;
 const FORKSYS: u64 = 142;
 const CLOCK_GETTIME: u64 = 191;
 const NANOSLEEP: u64 = 199;
-const DOOR: u64 = 201;
 const GETCWD: u64 = 229;
 
-// door subcodes (sys/door.h).
-const DOOR_CREATE: u64 = 0;
-const DOOR_REVOKE: u64 = 1;
-const DOOR_INFO: u64 = 2;
-const DOOR_CALL: u64 = 3;
-const DOOR_RETURN: u64 = 10;
-const DOOR_LOCAL: u32 = 0x04;
-const DOOR_REVOKED: u32 = 0x08;
-const DOOR_UNREF: u64 = 0x01;
-const DOOR_DESCRIPTOR: u32 = 0x10000;
-const DOOR_RELEASE: u32 = 0x40000;
-const DOOR_QUERY: u64 = -2i64 as u64;
-
 // illumos errno (sys/errno.h).
-const EPERM: u32 = 1;
 const ENOENT: u32 = 2;
 const ESRCH: u32 = 3;
-const EINTR: u32 = 4;
-const E2BIG: u32 = 7;
 const EBADF: u32 = 9;
 const ECHILD: u32 = 10;
 const EAGAIN: u32 = 11;
@@ -100,7 +83,6 @@ const ENOTTY: u32 = 25;
 const ESPIPE: u32 = 29;
 const EPIPE: u32 = 32;
 const ERANGE: u32 = 34;
-const EDEADLK: u32 = 45;
 const ENAMETOOLONG: u32 = 78;
 const ENOSYS: u32 = 89;
 const ELOOP: u32 = 90;
