@@ -19,13 +19,13 @@ pub const MAX_FRAMES: usize = 8;
 
 const SHIFT: u32 = 32;
 const TAG_STACK: u64 = 0x1;
-const TAG_CONTEXT: u64 = 0x10;
+pub(crate) const TAG_CONTEXT: u64 = 0x10;
 const TAG_PACKET: u64 = 0x11;
 const TAG_REGION: u64 = 0x100;
 const MAX_REGIONS: u64 = 0x100;
-const TAG_MAP: u64 = 0x1000;
+pub(crate) const TAG_MAP: u64 = 0x1000;
 const MAX_MAPS: u64 = 0x1000;
-const TAG_MAP_HANDLE: u64 = 0x8000_0000;
+pub(crate) const TAG_MAP_HANDLE: u64 = 0x8000_0000;
 
 /// Virtual address of byte `offset` of the context.
 #[must_use]
@@ -76,6 +76,12 @@ pub const fn map_from_value_address(addr: u64) -> Option<(u32, u32)> {
 #[must_use]
 pub const fn map_handle(index: u32) -> u64 {
     TAG_MAP_HANDLE << SHIFT | index as u64
+}
+
+/// Whether `k` (an `lddw` value) is a map handle or a map value address.
+#[must_use]
+pub(crate) const fn names_map(k: u64) -> bool {
+    map_from_handle(k).is_some() || map_from_value_address(k).is_some()
 }
 
 /// The map index behind a handle from [`map_handle`], if it is one.

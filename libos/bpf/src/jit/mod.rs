@@ -13,18 +13,23 @@
 //!
 //! Every program address is checked exactly as the interpreter checks
 //! it, whether or not the program was verified. On x86_64, loads and
-//! stores that fall inside the stack, the context or the packet are done
-//! inline after the same bounds check [`Memory`](crate::Memory) makes,
-//! done in machine code against the host addresses and lengths the run
-//! records (an `r10`-relative access inside the frame needs none while
-//! `r10` is the frame pointer, which is then a fact, not a verifier
-//! proof); every other address — map values, embedder regions, anything
-//! the inline check rejects — and every access on aarch64 is a call into
-//! module `runtime`, which performs it through the interpreter's
-//! accessors, so a bad address is the same [`ExecError::Memory`]. Nothing
-//! trusts the verifier's in-bounds proofs, so a verifier bug cannot
-//! become a JIT memory-safety bug. Atomics always take the call. Helper
-//! calls go through the same trampoline. The instruction budget is
+//! stores that fall inside the stack, the context, the packet or the value
+//! storage of one of the first eight maps are done inline after the same
+//! bounds check [`Memory`](crate::Memory) makes, done in machine code
+//! against the host addresses and lengths the run records (re-recorded
+//! after every helper call, the only thing that can move a map's
+//! storage; an `r10`-relative access inside the frame needs no check
+//! while `r10` is the frame pointer, which is then a fact, not a verifier
+//! proof); every other address — embedder regions, anything the inline
+//! check rejects — and on aarch64 every access but in-frame `r10` ones is
+//! a call into module `runtime`, which performs it through the
+//! interpreter's accessors, so a bad address is the same
+//! [`ExecError::Memory`]. Nothing trusts the verifier's in-bounds proofs,
+//! so a verifier bug cannot become a JIT memory-safety bug. Atomics always
+//! take the call. Helper calls go through the same trampoline, except
+//! `map_lookup_elem` on an array map, which x86_64 does inline (the key
+//! read through the inline check, the bound and value size from the
+//! run's record), as Linux's JIT does. The instruction budget is
 //! charged per straight-line segment with the interpreter's exact
 //! outcome, so a JIT-compiled program cannot hang its host either.
 //!
@@ -59,6 +64,7 @@ use alloc::boxed::Box;
 pub use executable::HostCodeMemory;
 pub use executable::{CodeMemory, ExecutableCode, sync_instruction_cache};
 
+use crate::compile::Op;
 use crate::interpreter::{ExecError, Input, Vm};
 use crate::program::Program;
 
@@ -82,6 +88,9 @@ pub struct JitProgram {
     program: Program,
     code: Box<dyn ExecutableCode>,
     code_len: usize,
+    /// Whether an `lddw` names a map: only then do runs record the maps'
+    /// storage for inline access.
+    uses_maps: bool,
 }
 
 impl JitProgram {
@@ -92,10 +101,15 @@ impl JitProgram {
     pub fn compile(program: &Program, memory: &dyn CodeMemory) -> Result<JitProgram, JitError> {
         let bytes = translate(program.ops())?;
         let code = memory.install(&bytes)?;
+        let uses_maps = program
+            .ops()
+            .iter()
+            .any(|op| matches!(op, Op::Lddw { k, .. } if crate::memory::names_map(*k)));
         Ok(JitProgram {
             program: program.clone(),
             code,
             code_len: bytes.len(),
+            uses_maps,
         })
     }
 
@@ -135,7 +149,7 @@ impl Vm {
     ) -> Result<u64, ExecError> {
         let ops = program.program.ops();
         self.with_memory(&program.program, input, |memory, budget| {
-            let mut env = runtime::Env::new(memory, ops, budget);
+            let mut env = runtime::Env::new(memory, ops, budget, program.uses_maps);
             let r0 = executable::enter(program.code.as_ref(), &mut env);
             match env.status {
                 runtime::STATUS_OK => Ok(r0),

@@ -2,9 +2,9 @@
 //! out-of-line operations (memory accesses, helpers, BPF-to-BPF frames).
 //!
 //! Every atomic, and every load and store the generated code does not do
-//! inline (see the backends: x86_64 inlines checked stack, context and
-//! packet accesses against [`Env`]'s record of those slices, both inline
-//! in-frame `r10` accesses), goes through
+//! inline (see the backends: x86_64 inlines checked stack, context,
+//! packet and map-value accesses against [`Env`]'s record of those
+//! slices, both inline in-frame `r10` accesses), goes through
 //! one of the functions here, which use the very [`Memory`] accessors the
 //! interpreter uses; so JIT-compiled code
 //! keeps the interpreter's guarantee that an access outside the lent
@@ -24,6 +24,7 @@ use core::mem::offset_of;
 
 use crate::compile::Op;
 use crate::interpreter::{ExecError, atomic_update};
+use crate::maps::{ArrayMap, Map};
 use crate::memory::{MAX_FRAMES, Memory, STACK_SIZE, frame_pointer};
 
 /// The run finished normally; the entry function returned `r0`.
@@ -80,7 +81,23 @@ pub(crate) struct Env<'e, 'a, 'r> {
     /// The same for inline stores: the context's length is 0 unless the
     /// program may write it.
     pub(crate) direct_write: [[u64; 2]; 2],
+    /// How many maps (at most [`DIRECT_MAPS`], the first ones) have their
+    /// value storage recorded below; 0 when the program names no map.
+    pub(crate) map_count: u64,
+    /// Host address and length of each recorded map's value storage as
+    /// `Map::values` gives it, for inline loads from map values.
+    pub(crate) map_read: [[u64; 2]; DIRECT_MAPS],
+    /// The same from `Map::values_mut`, for inline stores.
+    pub(crate) map_write: [[u64; 2]; DIRECT_MAPS],
+    /// `[max_entries, value_size]` of each recorded map that is an
+    /// [`ArrayMap`] (whose lookup generated code may do inline), `[0, 0]`
+    /// for any other map.
+    pub(crate) map_array: [[u64; 2]; DIRECT_MAPS],
 }
+
+/// Maps whose value storage a run records for inline access (programs
+/// rarely use more; the rest take the callouts).
+pub(crate) const DIRECT_MAPS: usize = 8;
 
 type StaticEnv = Env<'static, 'static, 'static>;
 
@@ -103,6 +120,10 @@ pub(crate) mod direct {
     pub(crate) const FP_HOST: i32 = offset_of!(StaticEnv, fp_host) as i32;
     pub(crate) const DIRECT_READ: i32 = offset_of!(StaticEnv, direct_read) as i32;
     pub(crate) const DIRECT_WRITE: i32 = offset_of!(StaticEnv, direct_write) as i32;
+    pub(crate) const MAP_COUNT: i32 = offset_of!(StaticEnv, map_count) as i32;
+    pub(crate) const MAP_READ: i32 = offset_of!(StaticEnv, map_read) as i32;
+    pub(crate) const MAP_WRITE: i32 = offset_of!(StaticEnv, map_write) as i32;
+    pub(crate) const MAP_ARRAY: i32 = offset_of!(StaticEnv, map_array) as i32;
 }
 
 /// Defines a callout with the ABI generated code calls it with: `sysv64`
@@ -126,8 +147,14 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
     /// It records where the stack, context and packet slices of `memory`
     /// lie, so generated code may access them inline within those bounds
     /// (the callouts handle every other address, and every address those
-    /// bounds reject).
-    pub(crate) fn new(memory: &'e mut Memory<'a, 'r>, ops: &'e [Op], budget: u64) -> Self {
+    /// bounds reject). With `maps` (the program names a map) it records
+    /// the first [`DIRECT_MAPS`] maps' value storage too.
+    pub(crate) fn new(
+        memory: &'e mut Memory<'a, 'r>,
+        ops: &'e [Op],
+        budget: u64,
+        maps: bool,
+    ) -> Self {
         let context = [
             memory.context.as_mut_ptr() as u64,
             memory.context.len() as u64,
@@ -142,7 +169,7 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
             [context[0], 0]
         };
         let stack_ptr = memory.stack.as_mut_ptr() as u64;
-        Env {
+        let mut env = Env {
             saved: [0; 8],
             status: STATUS_OK,
             pc: 0,
@@ -156,9 +183,43 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
             fp_host: stack_ptr + STACK_SIZE as u64,
             direct_read: [context, packet],
             direct_write: [writable_context, packet],
+            map_count: 0,
+            map_read: [[0; 2]; DIRECT_MAPS],
+            map_write: [[0; 2]; DIRECT_MAPS],
+            map_array: [[0; 2]; DIRECT_MAPS],
             memory,
             ops,
             error: None,
+        };
+        if maps && let Some(set) = env.memory.maps.as_deref() {
+            let count = set.len().min(DIRECT_MAPS);
+            for (i, slot) in env.map_array.iter_mut().take(count).enumerate() {
+                if let Some(array) = set.get_as::<ArrayMap>(i as u32) {
+                    let def = array.def();
+                    *slot = [u64::from(def.max_entries), u64::from(def.value_size)];
+                }
+            }
+            env.map_count = count as u64;
+            env.record_maps();
+        }
+        env
+    }
+
+    /// Records where the maps' value storage lies now. Only helpers can
+    /// move it (a hash map growing on update), so [`call`] records it
+    /// again after each one.
+    fn record_maps(&mut self) {
+        let count = self.map_count as usize;
+        let Some(set) = self.memory.maps.as_deref_mut() else {
+            return;
+        };
+        for i in 0..count {
+            if let Some(map) = set.get_mut(i as u32) {
+                let read = map.values();
+                self.map_read[i] = [read.as_ptr() as u64, read.len() as u64];
+                let write = map.values_mut();
+                self.map_write[i] = [write.as_mut_ptr() as u64, write.len() as u64];
+            }
         }
     }
 }
@@ -271,7 +332,11 @@ callout! {
             return env.fail(ExecError::BadPc { pc: pc as usize });
         };
         let [_, r1, r2, r3, r4, r5, ..] = env.saved;
-        match f(env.memory, r1, r2, r3, r4, r5) {
+        let result = f(env.memory, r1, r2, r3, r4, r5);
+        if env.map_count != 0 {
+            env.record_maps();
+        }
+        match result {
             Ok(value) => value,
             Err(error) => env.fail(ExecError::Helper {
                 pc: pc as usize,

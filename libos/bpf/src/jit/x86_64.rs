@@ -23,12 +23,15 @@
 //!
 //! # Memory and calls
 //!
-//! A load or store whose address falls inside the stack, the context or
-//! the packet (for a store: the writable ones) is done inline, after the
-//! same bounds check `Memory` makes, against the host addresses and
-//! lengths the run's [`Env`](super::runtime::Env) records; every other
-//! address — maps, embedder regions, anything out of bounds — takes the
-//! callout, which does the access or reports the fault. Atomics, helper
+//! A load or store whose address falls inside the stack, the context, the
+//! packet or a recorded map's value storage (for a store: the writable
+//! ones) is done inline, after the same bounds check `Memory` makes,
+//! against the host addresses and lengths the run's
+//! [`Env`](super::runtime::Env) records (the map case out of line, after
+//! the program, to keep the common path short); every other address —
+//! embedder regions, anything out of bounds — takes the callout, which
+//! does the access or reports the fault. `map_lookup_elem` on an array
+//! map is inline too ([`Translator::array_lookup`]). Atomics, other helper
 //! calls and the frame set-up of a
 //! BPF-to-BPF call are always *callouts* into [`super::runtime`]: the
 //! caller-saved registers are spilled into the environment, the callout
@@ -49,7 +52,11 @@ use super::encoder::{
 use super::runtime::{self, Env, direct};
 use crate::compile::Op;
 use crate::isa::{AluOp, AtomicOp, JmpCond, Width};
-use crate::memory::{STACK_SIZE, context_address, frame_pointer};
+use crate::maps::MAP_LOOKUP_ELEM;
+use crate::maps::helpers::is_map_lookup;
+use crate::memory::{
+    STACK_SIZE, TAG_CONTEXT, TAG_MAP, TAG_MAP_HANDLE, context_address, frame_pointer,
+};
 
 /// Host register of each BPF register.
 const BPF: [u8; 11] = [RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP];
@@ -109,12 +116,28 @@ struct Cold {
     done: Label,
 }
 
+/// The out-of-line map-value half of one [`Translator::direct`] check.
+struct MapWindow {
+    /// Entered with `r10` = the address, `r11` = its tag − 0x10.
+    start: Label,
+    /// Where the host address is expected, in `r10`.
+    found: Label,
+    /// The callout.
+    slow: Label,
+    bytes: u8,
+    write: bool,
+}
+
 struct Translator {
     asm: Asm,
     labels: Vec<Label>,
     epilogue: Label,
     stubs: Vec<(Label, usize, u32)>,
     cold: Vec<Cold>,
+    windows: Vec<MapWindow>,
+    /// Helper calls whose inline fast path fell through: `(entry, back,
+    /// slot)`.
+    slow_calls: Vec<(Label, Label, usize)>,
 }
 
 /// Machine code for `ops`; the entry point is its first byte, with the
@@ -132,6 +155,8 @@ pub(crate) fn translate(ops: &[Op]) -> Result<Vec<u8>, JitError> {
         epilogue,
         stubs: Vec::new(),
         cold: Vec::new(),
+        windows: Vec::new(),
+        slow_calls: Vec::new(),
     };
     t.prologue();
     let lengths = segments(ops);
@@ -166,6 +191,16 @@ impl Translator {
     fn finish(mut self) -> Result<Vec<u8>, JitError> {
         for c in core::mem::take(&mut self.cold) {
             self.cold(c)?;
+        }
+        for (entry, back, pc) in core::mem::take(&mut self.slow_calls) {
+            let call: Callout1 = runtime::call;
+            self.asm.bind(entry);
+            self.callout(call as usize, pc, &[])?;
+            self.asm.mov_rr(Size::Q, RAX, T2);
+            self.asm.jmp(back);
+        }
+        for w in core::mem::take(&mut self.windows) {
+            self.map_window(&w);
         }
         for (label, pc, len) in core::mem::take(&mut self.stubs) {
             let a = &mut self.asm;
@@ -271,6 +306,9 @@ impl Translator {
             Op::Swap64 { d } => self.asm.bswap(Size::Q, host(d)?),
             Op::Nop => {}
             Op::Ja { t } => self.asm.jmp(self.label(t)?),
+            Op::Call { f, id } if id == MAP_LOOKUP_ELEM && is_map_lookup(f) => {
+                self.array_lookup(pc)?;
+            }
             Op::Call { .. } => {
                 self.callout(call as usize, pc, &[])?;
                 self.asm.mov_rr(Size::Q, RAX, T2);
@@ -356,7 +394,6 @@ impl Translator {
         write: bool,
         slow: Label,
     ) -> Result<(), JitError> {
-        const TAG_CONTEXT: i32 = 0x10;
         let table = if write {
             direct::DIRECT_WRITE
         } else {
@@ -387,11 +424,13 @@ impl Translator {
         a.alu_rr(Size::Q, Alu::Add, T1, T2);
         a.alu_r_mem(Size::Q, Alu::Add, T1, ENV, direct::STACK_PTR);
         a.jmp(found);
-        // Context (index 0) or packet (index 1) of the table.
+        // Context (index 0) or packet (index 1) of the table; anything
+        // else may be a map value (out of line).
+        let maps = a.label();
         a.bind(other);
-        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T2), TAG_CONTEXT - 1);
+        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T2), TAG_CONTEXT as i32 - 1);
         a.alu_ri(Size::Q, Alu::Cmp, Rm::Reg(T2), 1);
-        a.jcc(Cond::A, slow);
+        a.jcc(Cond::A, maps);
         a.shift_ri(Size::Q, Shift::Shl, T2, 4);
         a.alu_rr(Size::Q, Alu::Add, T2, ENV);
         // offset + bytes <= length (no overflow: the offset is 32-bit).
@@ -402,6 +441,90 @@ impl Translator {
         a.alu_r_mem(Size::Q, Alu::Add, T1, T2, table);
         a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T1), i32::from(bytes));
         a.bind(found);
+        self.windows.push(MapWindow {
+            start: maps,
+            found,
+            slow,
+            bytes,
+            write,
+        });
+        Ok(())
+    }
+
+    /// The map-value case of [`Translator::direct`]: tag `0x1000 + i` is
+    /// the value storage of map `i`, checked against the window the run
+    /// recorded for it (maps past the recorded ones take the callout).
+    fn map_window(&mut self, w: &MapWindow) {
+        let table = if w.write {
+            direct::MAP_WRITE
+        } else {
+            direct::MAP_READ
+        };
+        let a = &mut self.asm;
+        a.bind(w.start);
+        // r11 = tag - 0x10 - (0x1000 - 0x10): the map index.
+        a.alu_ri(
+            Size::Q,
+            Alu::Sub,
+            Rm::Reg(T2),
+            (TAG_MAP - TAG_CONTEXT) as i32,
+        );
+        a.alu_r_mem(Size::Q, Alu::Cmp, T2, ENV, direct::MAP_COUNT);
+        a.jcc(Cond::Ae, w.slow);
+        a.shift_ri(Size::Q, Shift::Shl, T2, 4);
+        a.alu_rr(Size::Q, Alu::Add, T2, ENV);
+        a.mov_rr(Size::D, T1, T1);
+        a.alu_ri(Size::Q, Alu::Add, Rm::Reg(T1), i32::from(w.bytes));
+        a.alu_r_mem(Size::Q, Alu::Cmp, T1, T2, table + 8);
+        a.jcc(Cond::A, w.slow);
+        a.alu_r_mem(Size::Q, Alu::Add, T1, T2, table);
+        a.alu_ri(Size::Q, Alu::Sub, Rm::Reg(T1), i32::from(w.bytes));
+        a.jmp(w.found);
+    }
+
+    /// `map_lookup_elem(r1 = map, r2 = &key)` on an array map, inline, as
+    /// Linux's JIT does it: the key read through the inline bounds check,
+    /// the handle and the map's `[max_entries, value_size]` from the run's
+    /// record; `r0` = the value's address, or 0 past the end. Anything
+    /// else — another kind of map, a bad handle, a key outside the inline
+    /// regions — takes the helper's callout, which gives the interpreter's
+    /// result or error.
+    fn array_lookup(&mut self, pc: usize) -> Result<(), JitError> {
+        let slow = self.asm.label();
+        let miss = self.asm.label();
+        let done = self.asm.label();
+        self.direct(2, 0, 4, false, slow)?;
+        let a = &mut self.asm;
+        a.load_sized(RAX, T1, 0, 4, false);
+        // r1 must be a map handle: tag 0x8000_0000.
+        a.mov_rr(Size::Q, T2, RDI);
+        a.shift_ri(Size::Q, Shift::Shr, T2, 32);
+        a.mov_imm(T1, TAG_MAP_HANDLE);
+        a.alu_rr(Size::Q, Alu::Cmp, T2, T1);
+        a.jcc(Cond::Ne, slow);
+        a.mov_rr(Size::D, T1, RDI);
+        a.alu_r_mem(Size::Q, Alu::Cmp, T1, ENV, direct::MAP_COUNT);
+        a.jcc(Cond::Ae, slow);
+        a.mov_rr(Size::Q, T2, T1);
+        a.shift_ri(Size::Q, Shift::Shl, T2, 4);
+        a.alu_rr(Size::Q, Alu::Add, T2, ENV);
+        // value_size 0: not an array map.
+        a.alu_ri(Size::Q, Alu::Cmp, Rm::Mem(T2, direct::MAP_ARRAY + 8), 0);
+        a.jcc(Cond::E, slow);
+        a.alu_r_mem(Size::Q, Alu::Cmp, RAX, T2, direct::MAP_ARRAY);
+        a.jcc(Cond::Ae, miss);
+        // map_value_address(index, key * value_size): the product fits in
+        // 32 bits, as the map's storage does.
+        a.load(T2, T2, direct::MAP_ARRAY + 8);
+        a.imul_rr(Size::Q, RAX, T2);
+        a.alu_ri(Size::Q, Alu::Add, Rm::Reg(T1), TAG_MAP as i32);
+        a.shift_ri(Size::Q, Shift::Shl, T1, 32);
+        a.alu_rr(Size::Q, Alu::Or, RAX, T1);
+        a.jmp(done);
+        a.bind(miss);
+        a.alu_rr(Size::D, Alu::Xor, RAX, RAX);
+        a.bind(done);
+        self.slow_calls.push((slow, done, pc));
         Ok(())
     }
 
