@@ -158,6 +158,15 @@ fn bad_input_is_a_clear_error() {
     assert_eq!(bpf(&[&"frobnicate"]).code, 2);
     assert_eq!(bpf(&[&"verify", &obj, &"--bogus"]).code, 2);
     assert_eq!(bpf(&[&"verify", &obj, &"--hook", &"nohook"]).code, 2);
+    // --help anywhere prints the usage and succeeds.
+    for args in [
+        &[&"--help" as &dyn AsRef<std::ffi::OsStr>][..],
+        &[&"run", &"-h"],
+    ] {
+        let r = bpf(args);
+        assert_eq!(r.code, 0);
+        assert!(r.stdout.starts_with("usage:"), "{}", r.stdout);
+    }
 }
 
 #[test]

@@ -145,6 +145,11 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    // `--help` / `-h` anywhere: the usage, successfully (as `help` does).
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(f) => return report(f),

@@ -149,7 +149,11 @@ impl Vm {
     ) -> Result<u64, ExecError> {
         let ops = program.program.ops();
         self.with_memory(&program.program, input, |memory, budget| {
-            let mut env = runtime::Env::new(memory, ops, budget, program.uses_maps);
+            let mut tables = None;
+            let mut env = runtime::Env::new(memory, ops, budget);
+            if program.uses_maps {
+                env.record_map_shapes(tables.insert(runtime::MapTables::new()));
+            }
             let r0 = executable::enter(program.code.as_ref(), &mut env);
             match env.status {
                 runtime::STATUS_OK => Ok(r0),

@@ -81,18 +81,37 @@ pub(crate) struct Env<'e, 'a, 'r> {
     /// The same for inline stores: the context's length is 0 unless the
     /// program may write it.
     pub(crate) direct_write: [[u64; 2]; 2],
-    /// How many maps (at most [`DIRECT_MAPS`], the first ones) have their
-    /// value storage recorded below; 0 when the program names no map.
+    /// How many maps (at most [`DIRECT_MAPS`], the first ones) `maps`
+    /// records; 0 when the program names no map (then `maps` is `None`).
     pub(crate) map_count: u64,
-    /// Host address and length of each recorded map's value storage as
-    /// `Map::values` gives it, for inline loads from map values.
-    pub(crate) map_read: [[u64; 2]; DIRECT_MAPS],
+    /// The record of the maps' storage (kept apart, so a run without maps
+    /// does not set it up).
+    pub(crate) maps: Option<&'e mut MapTables>,
+}
+
+/// What a run records of its first maps for inline access, by map index.
+#[repr(C)]
+#[derive(Debug)]
+pub(crate) struct MapTables {
+    /// Host address and length of the value storage as `Map::values`
+    /// gives it, for inline loads.
+    pub(crate) read: [[u64; 2]; DIRECT_MAPS],
     /// The same from `Map::values_mut`, for inline stores.
-    pub(crate) map_write: [[u64; 2]; DIRECT_MAPS],
-    /// `[max_entries, value_size]` of each recorded map that is an
-    /// [`ArrayMap`] (whose lookup generated code may do inline), `[0, 0]`
-    /// for any other map.
-    pub(crate) map_array: [[u64; 2]; DIRECT_MAPS],
+    pub(crate) write: [[u64; 2]; DIRECT_MAPS],
+    /// `[max_entries, value_size]` of an [`ArrayMap`] (whose lookup
+    /// generated code may do inline), `[0, 0]` for any other map.
+    pub(crate) array: [[u64; 2]; DIRECT_MAPS],
+}
+
+impl MapTables {
+    /// Nothing recorded yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            read: [[0; 2]; DIRECT_MAPS],
+            write: [[0; 2]; DIRECT_MAPS],
+            array: [[0; 2]; DIRECT_MAPS],
+        }
+    }
 }
 
 /// Maps whose value storage a run records for inline access (programs
@@ -121,9 +140,11 @@ pub(crate) mod direct {
     pub(crate) const DIRECT_READ: i32 = offset_of!(StaticEnv, direct_read) as i32;
     pub(crate) const DIRECT_WRITE: i32 = offset_of!(StaticEnv, direct_write) as i32;
     pub(crate) const MAP_COUNT: i32 = offset_of!(StaticEnv, map_count) as i32;
-    pub(crate) const MAP_READ: i32 = offset_of!(StaticEnv, map_read) as i32;
-    pub(crate) const MAP_WRITE: i32 = offset_of!(StaticEnv, map_write) as i32;
-    pub(crate) const MAP_ARRAY: i32 = offset_of!(StaticEnv, map_array) as i32;
+    pub(crate) const MAP_TABLES: i32 = offset_of!(StaticEnv, maps) as i32;
+    /// Offsets inside [`MapTables`](super::MapTables).
+    pub(crate) const MAP_READ: i32 = offset_of!(super::MapTables, read) as i32;
+    pub(crate) const MAP_WRITE: i32 = offset_of!(super::MapTables, write) as i32;
+    pub(crate) const MAP_ARRAY: i32 = offset_of!(super::MapTables, array) as i32;
 }
 
 /// Defines a callout with the ABI generated code calls it with: `sysv64`
@@ -147,14 +168,8 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
     /// It records where the stack, context and packet slices of `memory`
     /// lie, so generated code may access them inline within those bounds
     /// (the callouts handle every other address, and every address those
-    /// bounds reject). With `maps` (the program names a map) it records
-    /// the first [`DIRECT_MAPS`] maps' value storage too.
-    pub(crate) fn new(
-        memory: &'e mut Memory<'a, 'r>,
-        ops: &'e [Op],
-        budget: u64,
-        maps: bool,
-    ) -> Self {
+    /// bounds reject); [`Env::record_map_shapes`] adds the maps.
+    pub(crate) fn new(memory: &'e mut Memory<'a, 'r>, ops: &'e [Op], budget: u64) -> Self {
         let context = [
             memory.context.as_mut_ptr() as u64,
             memory.context.len() as u64,
@@ -169,7 +184,7 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
             [context[0], 0]
         };
         let stack_ptr = memory.stack.as_mut_ptr() as u64;
-        let mut env = Env {
+        Env {
             saved: [0; 8],
             status: STATUS_OK,
             pc: 0,
@@ -184,25 +199,30 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
             direct_read: [context, packet],
             direct_write: [writable_context, packet],
             map_count: 0,
-            map_read: [[0; 2]; DIRECT_MAPS],
-            map_write: [[0; 2]; DIRECT_MAPS],
-            map_array: [[0; 2]; DIRECT_MAPS],
+            maps: None,
             memory,
             ops,
             error: None,
-        };
-        if maps && let Some(set) = env.memory.maps.as_deref() {
-            let count = set.len().min(DIRECT_MAPS);
-            for (i, slot) in env.map_array.iter_mut().take(count).enumerate() {
-                if let Some(array) = set.get_as::<ArrayMap>(i as u32) {
-                    let def = array.def();
-                    *slot = [u64::from(def.max_entries), u64::from(def.value_size)];
-                }
-            }
-            env.map_count = count as u64;
-            env.record_maps();
         }
-        env
+    }
+
+    /// Records the run's first [`DIRECT_MAPS`] maps in `tables` (for a
+    /// program that names a map): their shapes and where their value
+    /// storage lies.
+    pub(crate) fn record_map_shapes(&mut self, tables: &'e mut MapTables) {
+        let Some(set) = self.memory.maps.as_deref() else {
+            return;
+        };
+        let count = set.len().min(DIRECT_MAPS);
+        for (i, slot) in tables.array.iter_mut().take(count).enumerate() {
+            if let Some(array) = set.get_as::<ArrayMap>(i as u32) {
+                let def = array.def();
+                *slot = [u64::from(def.max_entries), u64::from(def.value_size)];
+            }
+        }
+        self.map_count = count as u64;
+        self.maps = Some(tables);
+        self.record_maps();
     }
 
     /// Records where the maps' value storage lies now. Only helpers can
@@ -210,15 +230,16 @@ impl<'e, 'a, 'r> Env<'e, 'a, 'r> {
     /// again after each one.
     fn record_maps(&mut self) {
         let count = self.map_count as usize;
-        let Some(set) = self.memory.maps.as_deref_mut() else {
+        let (Some(set), Some(tables)) = (self.memory.maps.as_deref_mut(), self.maps.as_deref_mut())
+        else {
             return;
         };
         for i in 0..count {
             if let Some(map) = set.get_mut(i as u32) {
                 let read = map.values();
-                self.map_read[i] = [read.as_ptr() as u64, read.len() as u64];
+                tables.read[i] = [read.as_ptr() as u64, read.len() as u64];
                 let write = map.values_mut();
-                self.map_write[i] = [write.as_mut_ptr() as u64, write.len() as u64];
+                tables.write[i] = [write.as_mut_ptr() as u64, write.len() as u64];
             }
         }
     }

@@ -472,7 +472,7 @@ impl Translator {
         a.alu_r_mem(Size::Q, Alu::Cmp, T2, ENV, direct::MAP_COUNT);
         a.jcc(Cond::Ae, w.slow);
         a.shift_ri(Size::Q, Shift::Shl, T2, 4);
-        a.alu_rr(Size::Q, Alu::Add, T2, ENV);
+        a.alu_r_mem(Size::Q, Alu::Add, T2, ENV, direct::MAP_TABLES);
         a.mov_rr(Size::D, T1, T1);
         a.alu_ri(Size::Q, Alu::Add, Rm::Reg(T1), i32::from(w.bytes));
         a.alu_r_mem(Size::Q, Alu::Cmp, T1, T2, table + 8);
@@ -507,7 +507,7 @@ impl Translator {
         a.jcc(Cond::Ae, slow);
         a.mov_rr(Size::Q, T2, T1);
         a.shift_ri(Size::Q, Shift::Shl, T2, 4);
-        a.alu_rr(Size::Q, Alu::Add, T2, ENV);
+        a.alu_r_mem(Size::Q, Alu::Add, T2, ENV, direct::MAP_TABLES);
         // value_size 0: not an array map.
         a.alu_ri(Size::Q, Alu::Cmp, Rm::Mem(T2, direct::MAP_ARRAY + 8), 0);
         a.jcc(Cond::E, slow);
