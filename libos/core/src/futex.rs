@@ -25,6 +25,21 @@ struct Waiter {
     bitset: u32,
 }
 
+/// A queued waiter, from [`Futexes::enqueue`].
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    addr: u64,
+    waiter: Arc<Waiter>,
+}
+
+impl Ticket {
+    /// The address it waits on (where it was queued).
+    #[must_use]
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+}
+
 /// The futex table of one address space.
 #[derive(Debug, Default)]
 pub struct Futexes {
@@ -53,6 +68,25 @@ impl Futexes {
         timeout_ns: Option<u64>,
         clock: &dyn Clock,
     ) -> Result<()> {
+        let deadline = timeout_ns.map(|t| clock.uptime_ns().saturating_add(t));
+        let ticket = self.enqueue(addr, still_expected, bitset)?;
+        wait::until(|| self.poll(&ticket, deadline, clock))
+    }
+
+    /// The first half of [`Futexes::wait`], for an embedder that runs
+    /// several threads in one execution context and cannot block in one
+    /// of them: queues a waiter (if `still_expected()`) and returns its
+    /// ticket, which [`Futexes::poll`] checks later.
+    ///
+    /// # Errors
+    /// `EAGAIN` if the word no longer holds the expected value, `EINVAL`
+    /// for an empty bitset.
+    pub fn enqueue(
+        &self,
+        addr: u64,
+        still_expected: impl FnOnce() -> bool,
+        bitset: u32,
+    ) -> Result<Ticket> {
         if bitset == 0 {
             return Err(Errno::EINVAL);
         }
@@ -60,31 +94,50 @@ impl Futexes {
             woken: AtomicBool::new(false),
             bitset,
         });
-        {
-            let mut q = self.queues.lock();
-            if !still_expected() {
-                return Err(Errno::EAGAIN);
-            }
-            q.entry(addr).or_default().push_back(Arc::clone(&me));
+        let mut q = self.queues.lock();
+        if !still_expected() {
+            return Err(Errno::EAGAIN);
         }
-        let deadline = timeout_ns.map(|t| clock.uptime_ns().saturating_add(t));
-        wait::until(|| {
-            if me.woken.load(Ordering::Acquire) {
-                return Some(Ok(()));
-            }
-            if deadline.is_some_and(|d| clock.uptime_ns() >= d) {
-                let mut q = self.queues.lock();
-                // Woken between the check and the lock: that counts.
-                if me.woken.load(Ordering::Acquire) {
-                    return Some(Ok(()));
-                }
-                if let Some(list) = q.get_mut(&addr) {
-                    list.retain(|w| !Arc::ptr_eq(w, &me));
-                }
-                return Some(Err(Errno::ETIMEDOUT));
-            }
-            None
-        })
+        q.entry(addr).or_default().push_back(Arc::clone(&me));
+        Ok(Ticket { addr, waiter: me })
+    }
+
+    /// Whether the waiter behind `ticket` is done: `Some(Ok(()))` once
+    /// woken, `Some(Err(ETIMEDOUT))` (and off the queue) once the clock
+    /// passes `deadline`, `None` while it still waits.
+    pub fn poll(
+        &self,
+        ticket: &Ticket,
+        deadline: Option<u64>,
+        clock: &dyn Clock,
+    ) -> Option<Result<()>> {
+        if ticket.waiter.woken.load(Ordering::Acquire) {
+            return Some(Ok(()));
+        }
+        if deadline.is_some_and(|d| clock.uptime_ns() >= d) {
+            return Some(self.cancel(ticket));
+        }
+        None
+    }
+
+    /// Takes the waiter behind `ticket` off its queue (a timeout, or its
+    /// thread ending): `Ok(())` if it had been woken meanwhile (the wake
+    /// counts), `Err(ETIMEDOUT)` otherwise.
+    ///
+    /// # Errors
+    /// `ETIMEDOUT` when it had not been woken.
+    pub fn cancel(&self, ticket: &Ticket) -> Result<()> {
+        let mut q = self.queues.lock();
+        // Woken between the check and the lock: that counts.
+        if ticket.waiter.woken.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // The waiter may have been requeued to another address.
+        for list in q.values_mut() {
+            list.retain(|w| !Arc::ptr_eq(w, &ticket.waiter));
+        }
+        q.retain(|_, list| !list.is_empty());
+        Err(Errno::ETIMEDOUT)
     }
 
     /// `FUTEX_WAKE(_BITSET)`: wakes up to `n` waiters on `addr` whose

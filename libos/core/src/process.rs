@@ -176,6 +176,9 @@ pub struct Process {
     /// Address at which the embedder stores the child's id in the child's
     /// memory when it starts it (`CLONE_CHILD_SETTID`); 0 for none.
     pub set_child_tid: u64,
+    /// The `clear_child_tid` words of its threads other than the first
+    /// (whose word is `clear_child_tid`), by thread id.
+    pub thread_clear_tid: BTreeMap<u32, u64>,
 }
 
 /// Which children `wait` accepts.
@@ -269,6 +272,7 @@ impl Processes {
             start_ns: clock.uptime_ns(),
             clear_child_tid: 0,
             set_child_tid: 0,
+            thread_clear_tid: BTreeMap::new(),
         };
         let mut table = BTreeMap::new();
         table.insert(INIT, init);
@@ -323,12 +327,7 @@ impl Processes {
         if matches!(p.state, ProcState::Zombie(_)) {
             return Err(Errno::ESRCH);
         }
-        let mut next = self.next.lock();
-        let mut pid = *next;
-        while table.contains_key(&pid) || pid == 0 {
-            pid = pid.checked_add(1).unwrap_or(INIT + 1);
-        }
-        *next = pid.checked_add(1).unwrap_or(INIT + 1);
+        let pid = self.fresh_id(&table);
         let mut child = p.clone();
         child.pid = pid;
         child.ppid = parent;
@@ -339,9 +338,70 @@ impl Processes {
         child.start_ns = self.clock.uptime_ns();
         child.clear_child_tid = 0;
         child.set_child_tid = 0;
+        child.thread_clear_tid = BTreeMap::new();
         self.vfs.hold(child.cwd);
         table.insert(pid, child);
         Ok(pid)
+    }
+
+    /// An id no process or thread has: pids and thread ids share one
+    /// space, as on Linux.
+    fn fresh_id(&self, table: &BTreeMap<Pid, Process>) -> Pid {
+        let mut next = self.next.lock();
+        let mut id = *next;
+        while id == 0 || table.contains_key(&id) || table.values().any(|p| p.threads.contains(&id))
+        {
+            id = id.checked_add(1).unwrap_or(INIT + 1);
+        }
+        *next = id.checked_add(1).unwrap_or(INIT + 1);
+        id
+    }
+
+    /// A new thread of `pid` (`clone` with `CLONE_THREAD`): its id, listed
+    /// in `/proc/<pid>/task`; `clear_tid` is its `clear_child_tid` word (0
+    /// for none). Running it is the embedder's.
+    ///
+    /// # Errors
+    /// `ESRCH`, `EAGAIN` when ids run out.
+    pub fn add_thread(&self, pid: Pid, clear_tid: u64) -> Result<u32> {
+        let mut table = self.table.lock();
+        if table.len() + table.values().map(|p| p.threads.len()).sum::<usize>() >= MAX_PROCESSES {
+            return Err(Errno::EAGAIN);
+        }
+        match table.get(&pid) {
+            Some(p) if !matches!(p.state, ProcState::Zombie(_)) => {}
+            _ => return Err(Errno::ESRCH),
+        }
+        let tid = self.fresh_id(&table);
+        let p = table.get_mut(&pid).ok_or(Errno::ESRCH)?;
+        p.threads.push(tid);
+        if clear_tid != 0 {
+            p.thread_clear_tid.insert(tid, clear_tid);
+        }
+        Ok(tid)
+    }
+
+    /// Thread `tid` of `pid` ends on its own (`exit`, not `exit_group`):
+    /// returns its `clear_child_tid` word (0 for none), for the caller to
+    /// clear and wake. The process's first thread stays listed while the
+    /// others run, as on Linux, where the thread-group leader stays a
+    /// zombie thread.
+    ///
+    /// # Errors
+    /// `ESRCH` if `tid` is not a thread of `pid`.
+    pub fn remove_thread(&self, pid: Pid, tid: u32) -> Result<u64> {
+        self.with(pid, |p| {
+            if tid == pid {
+                return Ok(core::mem::take(&mut p.clear_child_tid));
+            }
+            let at = p
+                .threads
+                .iter()
+                .position(|&t| t == tid)
+                .ok_or(Errno::ESRCH)?;
+            p.threads.remove(at);
+            Ok(p.thread_clear_tid.remove(&tid).unwrap_or(0))
+        })?
     }
 
     /// `exec` bookkeeping: new name and arguments, close-on-exec
@@ -365,6 +425,10 @@ impl Processes {
             p.personality = personality;
             p.fds.close_on_exec();
             p.signals.altstack = None;
+            // Every other thread ends at exec; the caller continues as the
+            // process's one thread.
+            p.threads = alloc::vec![p.pid];
+            p.thread_clear_tid.clear();
             for a in &mut p.signals.actions {
                 if matches!(a, Disposition::Handler { .. }) {
                     *a = Disposition::Default;

@@ -13,9 +13,9 @@ use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
-use exo_personality::Ctx;
+use exo_personality::{Ctx, UserMemory};
 use libos::eventfd::EventCounter;
-use libos::futex::BITSET_ANY;
+use libos::futex::{BITSET_ANY, Futexes};
 use libos::signal::SigSet;
 use libos::vfs::file::{OpenFile, OpenFlags};
 use libos::vfs::node::{FileType, Special};
@@ -57,58 +57,100 @@ fn count(v: u64) -> usize {
     usize::try_from((v as u32 as i32).max(0)).unwrap_or(0)
 }
 
-pub(crate) fn futex(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let [uaddr, op, val, timeout, uaddr2, val3] = a;
+/// A checked `FUTEX_WAIT(_BITSET)` request.
+pub(crate) struct WaitRequest {
+    /// The process's futex table.
+    pub(crate) table: Arc<Futexes>,
+    pub(crate) uaddr: u64,
+    pub(crate) expected: u32,
+    pub(crate) bitset: u32,
+    /// Relative timeout.
+    pub(crate) timeout_ns: Option<u64>,
+}
+
+impl WaitRequest {
+    /// Whether the word still holds the expected value (for the check
+    /// under the table lock).
+    pub(crate) fn still_expected(&self, mem: &dyn UserMemory) -> bool {
+        let mut b = [0u8; 4];
+        mem.read(self.uaddr, &mut b).is_ok() && u32::from_le_bytes(b) == self.expected
+    }
+}
+
+/// The wait `futex(a…)` asks for, checked (`None`: not a wait command).
+///
+/// # Errors
+/// As `futex`'s wait commands, before any queueing.
+pub(crate) fn futex_wait_request(ctx: &Ctx<'_>, a: [u64; 6]) -> Result<Option<WaitRequest>> {
+    let [uaddr, op, val, timeout, _, val3] = a;
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET {
+        return Ok(None);
+    }
+    if !uaddr.is_multiple_of(4) {
+        return Err(Errno::EINVAL);
+    }
+    let table = ctx.sys.procs.with(ctx.pid, |p| Arc::clone(&p.futexes))?;
+    let bitset = if cmd == FUTEX_WAIT {
+        BITSET_ANY
+    } else {
+        val3 as u32
+    };
+    if realtime && cmd == FUTEX_WAIT {
+        return Err(Errno::ENOSYS);
+    }
+    if bitset == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's is an
+    // absolute time on CLOCK_MONOTONIC (or CLOCK_REALTIME).
+    let timeout_ns = if timeout == 0 {
+        None
+    } else {
+        let t = timespec_ns(ctx, timeout)?;
+        Some(if cmd == FUTEX_WAIT {
+            t
+        } else {
+            let now = if realtime {
+                let t = ctx.sys.clock.now();
+                (t.sec.max(0) as u64) * 1_000_000_000 + u64::from(t.nsec)
+            } else {
+                ctx.sys.clock.uptime_ns()
+            };
+            t.saturating_sub(now)
+        })
+    };
+    // Fault before queueing, like Linux.
+    u32_at(ctx, uaddr)?;
+    Ok(Some(WaitRequest {
+        table,
+        uaddr,
+        expected: val as u32,
+        bitset,
+        timeout_ns,
+    }))
+}
+
+pub(crate) fn futex(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
+    if let Some(w) = futex_wait_request(ctx, a)? {
+        let mem = &*ctx.mem;
+        w.table.wait(
+            w.uaddr,
+            || w.still_expected(mem),
+            w.bitset,
+            w.timeout_ns,
+            &*ctx.sys.clock,
+        )?;
+        return Ok(0);
+    }
+    let [uaddr, op, val, timeout, uaddr2, val3] = a;
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     if !uaddr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     let table = ctx.sys.procs.with(ctx.pid, |p| Arc::clone(&p.futexes))?;
     match cmd {
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let bitset = if cmd == FUTEX_WAIT {
-                BITSET_ANY
-            } else {
-                val3 as u32
-            };
-            if realtime && cmd == FUTEX_WAIT {
-                return Err(Errno::ENOSYS);
-            }
-            // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's is an
-            // absolute time on CLOCK_MONOTONIC (or CLOCK_REALTIME).
-            let timeout_ns = if timeout == 0 {
-                None
-            } else {
-                let t = timespec_ns(ctx, timeout)?;
-                Some(if cmd == FUTEX_WAIT {
-                    t
-                } else {
-                    let now = if realtime {
-                        let t = ctx.sys.clock.now();
-                        (t.sec.max(0) as u64) * 1_000_000_000 + u64::from(t.nsec)
-                    } else {
-                        ctx.sys.clock.uptime_ns()
-                    };
-                    t.saturating_sub(now)
-                })
-            };
-            // Fault before queueing, like Linux.
-            u32_at(ctx, uaddr)?;
-            let mem = &*ctx.mem;
-            let expected = val as u32;
-            table.wait(
-                uaddr,
-                || {
-                    let mut b = [0u8; 4];
-                    mem.read(uaddr, &mut b).is_ok() && u32::from_le_bytes(b) == expected
-                },
-                bitset,
-                timeout_ns,
-                &*ctx.sys.clock,
-            )?;
-            Ok(0)
-        }
         FUTEX_WAKE => Ok(table.wake(uaddr, count(val), BITSET_ANY) as u64),
         FUTEX_WAKE_BITSET => {
             if val3 as u32 == 0 {

@@ -23,12 +23,14 @@ mod proc;
 pub mod regs;
 mod sigframe;
 mod system;
+pub mod threads;
 
 use exo_personality::{Ctx, Table};
 use libos::Result;
 
 pub use calls::{AARCH64, TABLE};
 pub use regs::{Flow, Regs};
+pub use threads::{NewThread, Parked};
 
 /// Linux's result convention: the value, or `-errno`.
 #[must_use]

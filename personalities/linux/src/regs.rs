@@ -15,6 +15,7 @@ use libos::signal::Signal;
 
 use exo_personality::Ctx;
 
+use crate::threads::{self, NewThread, Parked};
 use crate::{exec, result, sigframe};
 
 /// The user registers of an x86_64 thread, in `struct sigcontext` order,
@@ -147,23 +148,40 @@ impl Regs {
     }
 }
 
-/// What the embedder does after [`syscall`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the embedder does after [`syscall`] or [`syscall_as`].
+#[derive(Debug, PartialEq, Eq)]
 pub enum Flow {
     /// Resume the program from the (possibly replaced) registers.
     Resume,
-    /// The process ended (`exit`, `exit_group`, a fatal signal, a failed
-    /// `execve` past its point of no return): end the thread.
+    /// The process ended (`exit_group`, the last thread's `exit`, a fatal
+    /// signal, a failed `execve` past its point of no return): end every
+    /// thread.
     Exit(ExitStatus),
     /// A stop signal stopped the process: resume it (from `regs`) once
     /// the libOS shows it running again (`SIGCONT`).
     Stopped(Signal),
+    /// ([`syscall_as`] only) `clone` made a thread: start it, and resume
+    /// the caller (its `rax` holds the new thread's id).
+    Spawn(alloc::boxed::Box<NewThread>),
+    /// ([`syscall_as`] only) the calling thread ended (`exit` with other
+    /// threads left); the process goes on.
+    ThreadExit,
+    /// ([`syscall_as`] only) the calling thread waits on a futex: run
+    /// others, and resume it once [`Parked::poll`] gives its result.
+    Park(Parked),
+    /// ([`syscall_as`] only) `execve` replaced the program: every other
+    /// thread is gone; resume the caller from the new registers.
+    Execed,
 }
 
 /// x86_64 numbers of the calls handled here rather than in the table.
 const RT_SIGRETURN: u64 = 15;
+const CLONE: u64 = 56;
 const EXECVE: u64 = 59;
 const EXIT: u64 = 60;
+const GETTID: u64 = 186;
+const FUTEX: u64 = 202;
+const SET_TID_ADDRESS: u64 = 218;
 const EXIT_GROUP: u64 = 231;
 
 /// Runs the system call the registers describe (number in `rax`,
@@ -171,11 +189,32 @@ const EXIT_GROUP: u64 = 231;
 /// `regs` where the program resumes: the result in `rax`, or a whole new
 /// context after `rt_sigreturn` and `execve`, then — if a caught signal is
 /// pending and unblocked — its handler's frame. A signal whose default
-/// action ends the process ends it here.
+/// action ends the process ends it here. The process has one thread (the
+/// caller, whose id is the pid): a `futex` wait blocks, and `clone` with
+/// `CLONE_THREAD` is `EINVAL`.
 pub fn syscall(ctx: &mut Ctx<'_>, regs: &mut Regs) -> Flow {
+    match run(ctx, ctx.pid, regs, false) {
+        Flow::Execed => Flow::Resume,
+        flow => flow,
+    }
+}
+
+/// [`syscall`] for thread `tid` of a process whose threads the embedder
+/// runs itself, one at a time in one execution context (the bare-metal
+/// upcall handler): `clone` may make threads ([`Flow::Spawn`]), `exit`
+/// ends only the caller ([`Flow::ThreadExit`]), `gettid` and
+/// `set_tid_address` are the thread's, and a `futex` wait does not block
+/// but parks the thread ([`Flow::Park`]) so the embedder can run the one
+/// that will wake it. Other blocking calls block every thread.
+pub fn syscall_as(ctx: &mut Ctx<'_>, tid: u32, regs: &mut Regs) -> Flow {
+    run(ctx, tid, regs, true)
+}
+
+fn run(ctx: &mut Ctx<'_>, tid: u32, regs: &mut Regs, threaded: bool) -> Flow {
     let number = regs.rax;
     let args = regs.args();
     let mut restartable = true;
+    let mut flow = Flow::Resume;
     match number {
         RT_SIGRETURN => {
             if sigframe::sigreturn(ctx, regs).is_err() {
@@ -188,16 +227,42 @@ pub fn syscall(ctx: &mut Ctx<'_>, regs: &mut Regs) -> Flow {
             Ok(fresh) => {
                 *regs = fresh;
                 restartable = false;
+                flow = Flow::Execed;
             }
             Err(exec::Failed::Refused(e)) => regs.rax = result(Err(e)) as u64,
             Err(exec::Failed::Fatal) => return sigframe::force_sigsegv(ctx),
         },
+        EXIT if threaded => return threads::exit(ctx, tid, args[0]),
         EXIT | EXIT_GROUP => {
             let _ = crate::syscall(ctx, number, args);
             return Flow::Exit(ExitStatus::Exited(args[0] as u8));
         }
+        CLONE if threaded && args[0] & threads::CLONE_THREAD != 0 => {
+            match threads::clone(ctx, regs, args) {
+                Ok(t) => {
+                    regs.rax = u64::from(t.tid);
+                    flow = Flow::Spawn(alloc::boxed::Box::new(t));
+                }
+                Err(e) => regs.rax = result(Err(e)) as u64,
+            }
+        }
+        GETTID if threaded => regs.rax = u64::from(tid),
+        SET_TID_ADDRESS if threaded => {
+            regs.rax = result(threads::set_tid_address(ctx, tid, args[0])) as u64;
+        }
+        FUTEX if threaded => match crate::events::futex_wait_request(ctx, args) {
+            Ok(Some(w)) => match threads::park(ctx, w) {
+                Ok(parked) => return Flow::Park(parked),
+                Err(e) => regs.rax = result(Err(e)) as u64,
+            },
+            Ok(None) => regs.rax = crate::syscall(ctx, number, args) as u64,
+            Err(e) => regs.rax = result(Err(e)) as u64,
+        },
         _ => regs.rax = crate::syscall(ctx, number, args) as u64,
     }
     let interrupted = restartable.then_some(number);
-    sigframe::deliver(ctx, regs, interrupted)
+    match sigframe::deliver(ctx, regs, interrupted) {
+        Flow::Resume => flow,
+        other => other,
+    }
 }

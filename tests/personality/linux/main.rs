@@ -15,6 +15,7 @@ mod exec;
 mod memory_events;
 mod process;
 mod signals;
+mod threads;
 
 // Linux x86_64 numbers.
 const READ: u64 = 0;
@@ -781,6 +782,15 @@ pub fn cases() -> Vec<Case> {
         (
             "execve_refusals_change_nothing",
             exec::execve_refusals_change_nothing,
+        ),
+        ("clone_makes_a_thread", threads::clone_makes_a_thread),
+        (
+            "futex_waits_park_and_wakes_end_them",
+            threads::futex_waits_park_and_wakes_end_them,
+        ),
+        (
+            "thread_exit_wakes_the_joiner_and_the_last_ends_the_process",
+            threads::thread_exit_wakes_the_joiner_and_the_last_ends_the_process,
         ),
     ]
 }
