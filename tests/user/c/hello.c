@@ -4,10 +4,13 @@
    the exokernel's frames and mappings; then it checks files, pipes,
    epoll, eventfd, signals (a handler on the alternate stack and its
    sigreturn), time, futexes and /proc through the personality on the
-   real kernel, and finally execs itself, whose second image checks its
+   real kernel, four threads sharing a mutex and a condition, and finally
+   execs itself, whose second image checks its
    arguments and exits 7. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +50,55 @@ static void check(int ok, const char *what) {
         failed++;
         printf("check failed: %s (errno %d)\n", what, errno);
     }
+}
+
+/* Threads: each adds to a counter under a mutex, in small steps, and
+   records its thread id; the last to finish signals a condition. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t all_done = PTHREAD_COND_INITIALIZER;
+static long counter;
+static int finished;
+static long tids[4];
+
+static void *worker(void *arg) {
+    long me = (long)arg;
+    tids[me] = syscall(SYS_gettid);
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&lock);
+        long v = counter;
+        if (i % 64 == 0)
+            sched_yield();
+        counter = v + 1;
+        pthread_mutex_unlock(&lock);
+    }
+    pthread_mutex_lock(&lock);
+    if (++finished == 4)
+        pthread_cond_signal(&all_done);
+    pthread_mutex_unlock(&lock);
+    return (void *)(me * 10);
+}
+
+static void thread_checks(void) {
+    pthread_t t[4];
+    int made = 0;
+    for (long i = 0; i < 4; i++)
+        made += pthread_create(&t[i], 0, worker, (void *)i) == 0;
+    pthread_mutex_lock(&lock);
+    while (finished < 4)
+        pthread_cond_wait(&all_done, &lock);
+    pthread_mutex_unlock(&lock);
+    long sum = 0;
+    for (int i = 0; i < 4; i++) {
+        void *ret = 0;
+        if (pthread_join(t[i], &ret) == 0)
+            sum += (long)ret;
+    }
+    int distinct = 1;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < i; j++)
+            distinct &= tids[i] != tids[j] && tids[i] != getpid();
+    check(made == 4 && counter == 8000 && sum == 60, "threads: a counter under a mutex, a condition, joins");
+    check(distinct, "threads: each its own id");
 }
 
 static void personality_checks(void) {
@@ -135,6 +187,7 @@ static void personality_checks(void) {
     int pf = open(path, O_RDONLY);
     check(pf >= 0 && read(pf, pers, sizeof pers - 1) > 0 && strncmp(pers, "linux", 5) == 0,
           "/proc/<pid>/personality");
+    thread_checks();
     printf("linux checks: %d passed, %d failed\n", passed, failed);
 }
 

@@ -25,7 +25,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use exo_linux::{Flow, Regs};
+use exo_linux::{Flow, Parked, Regs};
 use exo_personality::{Ctx, UserMemory};
 use exo_sys::{BareMetal, access, println, upcall};
 use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
@@ -252,62 +252,182 @@ fn exit_code(status: ExitStatus) -> u64 {
     }
 }
 
+/// One thread of the Linux program.
+struct Thread {
+    tid: u32,
+    /// Its registers while it is not running.
+    regs: Regs,
+    /// Its thread pointer (`FS` base).
+    tls: u64,
+    /// The futex wait it is parked in.
+    parked: Option<Parked>,
+}
+
+/// The program's threads, run one at a time in this environment (M:1):
+/// switched at slice ends, when one parks in a futex wait, and when one
+/// ends.
+struct Threads {
+    all: Vec<Thread>,
+    current: usize,
+}
+
+static THREADS: spin::Mutex<Threads> = spin::Mutex::new(Threads {
+    all: Vec::new(),
+    current: 0,
+});
+
+impl Threads {
+    /// The next thread after the current one that can run (a parked one
+    /// whose wait is over gets its result in `rax`); yields the CPU while
+    /// none can.
+    fn pick(&mut self, world: &World) -> usize {
+        loop {
+            let n = self.all.len();
+            for k in 1..=n {
+                let i = (self.current + k) % n;
+                let t = &mut self.all[i];
+                let Some(p) = &t.parked else { return i };
+                let mut scratch = NoMemory;
+                let ctx = Ctx {
+                    sys: &world.sys,
+                    pid: world.pid,
+                    mem: &mut scratch,
+                };
+                if let Some(r) = p.poll(&ctx) {
+                    t.regs.rax = r as u64;
+                    t.parked = None;
+                    return i;
+                }
+            }
+            // Every thread waits: let time pass (timeouts) and others run.
+            exo_sys::yield_now();
+        }
+    }
+}
+
+/// Memory that is never touched (polling a futex wait reads none).
+struct NoMemory;
+
+impl UserMemory for NoMemory {
+    fn read(&self, _: u64, _: &mut [u8]) -> libos::Result<()> {
+        Err(libos::Errno::EFAULT)
+    }
+    fn write(&mut self, _: u64, _: &[u8]) -> libos::Result<()> {
+        Err(libos::Errno::EFAULT)
+    }
+}
+
 extern "C" fn on_upcall(kind: u64, frame: *mut u64) -> ! {
     // SAFETY: the kernel wrote an upcall frame at `frame` on our stack.
     let w = unsafe { &mut *frame.cast::<[u64; upcall::FRAME_WORDS]>() };
-    if kind == upcall::SLICE_END {
-        // The program's slice is over: give the CPU back, then resume it
-        // where it was (the frame holds its registers).
-        exo_sys::yield_now();
-        exo_sys::upcall_return(frame)
-    }
-    if kind != upcall::SYSCALL {
+    if kind != upcall::SYSCALL && kind != upcall::SLICE_END {
         println!("linuxrun: the program took upcall {kind} {:x?}", &w[1..5]);
         exo_sys::exit(128 + kind);
     }
     let Some(world) = WORLD.get() else {
         exo_sys::exit(126)
     };
-    let number = w[1];
-    let rax = upcall::CONTEXT;
-    let (rdi, rsi) = (upcall::CONTEXT + 5, upcall::CONTEXT + 4);
-    if number == ARCH_PRCTL {
-        // arch_prctl(ARCH_SET_FS, base): the thread pointer is the kernel's.
-        w[rax] = if w[rdi] == ARCH_SET_FS {
-            exo_sys::tls_set(w[rsi]).map_or(-22i64 as u64, |_| 0)
-        } else {
-            -22i64 as u64
-        };
-        exo_sys::upcall_return(frame)
-    }
+    let mut threads = THREADS.lock();
+    let cur = threads.current;
     let mut regs = regs_from(w);
-    regs.rax = number;
-    let flow = {
-        let mut mem = world.memory.lock();
-        let mut ctx = Ctx {
-            sys: &world.sys,
-            pid: world.pid,
-            mem: &mut *mem,
-        };
-        exo_linux::regs::syscall(&mut ctx, &mut regs)
-    };
-    match flow {
-        Flow::Resume => {}
-        Flow::Exit(status) => exo_sys::exit(exit_code(status)),
-        Flow::Stopped(_) => {
-            // Stopped by a signal: wait for SIGCONT.
-            while world
-                .sys
-                .procs
-                .get(world.pid)
-                .is_ok_and(|p| matches!(p.state, ProcState::Stopped(_)))
-            {
-                exo_sys::yield_now();
+    let mut switch = false;
+    if kind == upcall::SLICE_END {
+        // The slice is over: give the CPU back, then run the next thread.
+        exo_sys::yield_now();
+        switch = true;
+    } else {
+        let number = w[1];
+        regs.rax = number;
+        let tid = threads.all[cur].tid;
+        if number == ARCH_PRCTL {
+            // arch_prctl(ARCH_SET_FS, base): the thread pointer is the
+            // kernel's, set again at each switch to this thread.
+            regs.rax = if regs.rdi == ARCH_SET_FS {
+                threads.all[cur].tls = regs.rsi;
+                exo_sys::tls_set(regs.rsi).map_or(-22i64 as u64, |_| 0)
+            } else {
+                -22i64 as u64
+            };
+        } else {
+            let flow = {
+                let mut mem = world.memory.lock();
+                let mut ctx = Ctx {
+                    sys: &world.sys,
+                    pid: world.pid,
+                    mem: &mut *mem,
+                };
+                exo_linux::regs::syscall_as(&mut ctx, tid, &mut regs)
+            };
+            match flow {
+                Flow::Resume => {}
+                Flow::Exit(status) => exo_sys::exit(exit_code(status)),
+                Flow::Stopped(_) => {
+                    // Stopped by a signal: wait for SIGCONT.
+                    while world
+                        .sys
+                        .procs
+                        .get(world.pid)
+                        .is_ok_and(|p| matches!(p.state, ProcState::Stopped(_)))
+                    {
+                        exo_sys::yield_now();
+                    }
+                }
+                Flow::Spawn(t) => {
+                    let tls = t.tls.unwrap_or(threads.all[cur].tls);
+                    threads.all.push(Thread {
+                        tid: t.tid,
+                        regs: t.regs,
+                        tls,
+                        parked: None,
+                    });
+                }
+                Flow::Park(p) => {
+                    threads.all[cur].parked = Some(p);
+                    switch = true;
+                }
+                Flow::ThreadExit => {
+                    threads.all.remove(cur);
+                    threads.current = cur.checked_sub(1).unwrap_or(threads.all.len() - 1);
+                    let next = threads.pick(world);
+                    enter(threads, next, w, true)
+                }
+                Flow::Execed => {
+                    // The other threads are gone with the old program.
+                    let me = threads.all.swap_remove(cur);
+                    for t in threads.all.drain(..) {
+                        if let Some(p) = t.parked {
+                            p.cancel();
+                        }
+                    }
+                    threads.all.push(me);
+                    threads.current = 0;
+                }
             }
         }
     }
-    regs_to(&regs, w);
-    exo_sys::upcall_return(frame)
+    let cur = threads.current;
+    threads.all[cur].regs = regs;
+    let next = if switch { threads.pick(world) } else { cur };
+    enter(threads, next, w, next != cur)
+}
+
+/// Resumes thread `next` through the upcall frame `w` (its thread pointer
+/// first, when another thread ran), releasing the thread table: nothing
+/// after the return into the program would.
+fn enter(
+    mut threads: spin::MutexGuard<'_, Threads>,
+    next: usize,
+    w: &mut [u64; upcall::FRAME_WORDS],
+    switched: bool,
+) -> ! {
+    threads.current = next;
+    let t = &threads.all[next];
+    if switched {
+        let _ = exo_sys::tls_set(t.tls);
+    }
+    regs_to(&t.regs, w);
+    drop(threads);
+    exo_sys::upcall_return(w.as_mut_ptr())
 }
 
 const ARCH_PRCTL: u64 = 158;
@@ -394,6 +514,13 @@ fn main(_env: u64) -> u64 {
         PROGRAM.len(),
         regs.rip
     );
+    let (rsp, rip) = (regs.rsp, regs.rip);
+    THREADS.lock().all.push(Thread {
+        tid: pid,
+        regs,
+        tls: 0,
+        parked: None,
+    });
     // From here on every system call outside the handler is the Linux
     // program's: nothing but the jump may follow.
     let top = (&raw const UPCALL_STACK) as u64 + size_of::<Stack>() as u64;
@@ -415,8 +542,8 @@ fn main(_env: u64) -> u64 {
             "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
             "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
             "jmp r13",
-            in("r12") regs.rsp,
-            in("r13") regs.rip,
+            in("r12") rsp,
+            in("r13") rip,
             options(noreturn)
         )
     }
