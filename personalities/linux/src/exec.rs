@@ -288,6 +288,11 @@ pub fn exec(
     let (cred, cwd) = ctx.sys.procs.with(ctx.pid, |p| (p.cred.clone(), p.cwd))?;
     let bytes = libos::exec::read_executable(ctx.sys, &cred, cwd, path)?;
     let program = check(&bytes)?;
+    // A program branded for another system (FreeBSD, illumos) is not
+    // this personality's to run.
+    if libos::exec::brand(&bytes).is_some_and(|b| b != "linux") {
+        return Err(Failed::Refused(Errno::ENOEXEC));
+    }
     let random = random(ctx)?;
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     let name = core::str::from_utf8(name).unwrap_or("exe");

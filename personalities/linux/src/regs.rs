@@ -46,6 +46,17 @@ pub struct Regs {
     pub fpu: [u8; 512],
 }
 
+/// The registers of `r` in `struct sigcontext` order, as an array
+/// expression (read) or an assignee (write).
+macro_rules! sigcontext_order {
+    ($r:ident) => {
+        [
+            $r.r8, $r.r9, $r.r10, $r.r11, $r.r12, $r.r13, $r.r14, $r.r15, $r.rdi, $r.rsi, $r.rbp,
+            $r.rbx, $r.rdx, $r.rax, $r.rcx, $r.rsp, $r.rip, $r.rflags,
+        ]
+    };
+}
+
 /// `rflags` bits a program may set through `rt_sigreturn` (Linux's
 /// `FIX_EFLAGS`: CF PF AF ZF SF TF DF OF AC RF).
 pub const USER_RFLAGS: u64 = 0x0005_0dd5;
@@ -89,51 +100,13 @@ impl Regs {
     /// The 18 words of `struct sigcontext` from `r8` to `eflags`.
     #[must_use]
     pub fn words(&self) -> [u64; 18] {
-        [
-            self.r8,
-            self.r9,
-            self.r10,
-            self.r11,
-            self.r12,
-            self.r13,
-            self.r14,
-            self.r15,
-            self.rdi,
-            self.rsi,
-            self.rbp,
-            self.rbx,
-            self.rdx,
-            self.rax,
-            self.rcx,
-            self.rsp,
-            self.rip,
-            self.rflags,
-        ]
+        sigcontext_order!(self)
     }
 
     /// Sets the registers from [`Regs::words`]' layout (the FPU state
     /// stays).
     pub fn set_words(&mut self, w: [u64; 18]) {
-        [
-            self.r8,
-            self.r9,
-            self.r10,
-            self.r11,
-            self.r12,
-            self.r13,
-            self.r14,
-            self.r15,
-            self.rdi,
-            self.rsi,
-            self.rbp,
-            self.rbx,
-            self.rdx,
-            self.rax,
-            self.rcx,
-            self.rsp,
-            self.rip,
-            self.rflags,
-        ] = w;
+        sigcontext_order!(self) = w;
     }
 
     /// The system call's six arguments (`rdi rsi rdx r10 r8 r9`).

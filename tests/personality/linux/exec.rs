@@ -216,6 +216,9 @@ pub fn execve_refusals_change_nothing() -> Result<(), String> {
     outside[120 + 32..120 + 40].copy_from_slice(&0x10_0000u64.to_le_bytes());
     outside[120 + 40..120 + 48].copy_from_slice(&0x10_0000u64.to_le_bytes());
     install(&w, b"/tmp/outside", &outside, 0o755)?;
+    let mut freebsd = tiny_elf();
+    freebsd[7] = 9; // EI_OSABI: FreeBSD
+    install(&w, b"/tmp/freebsd", &freebsd, 0o755)?;
     install(&w, b"/tmp/ok", &tiny_elf(), 0o755)?;
     let argv = array(&mut w, &["x"]);
     for (path, want) in [
@@ -225,6 +228,7 @@ pub fn execve_refusals_change_nothing() -> Result<(), String> {
         ("/tmp/garbage", ENOEXEC),
         ("/tmp/aarch64", ENOEXEC),
         ("/tmp/outside", ENOEXEC),
+        ("/tmp/freebsd", ENOEXEC),
     ] {
         let p = w.cstr(path);
         let (flow, regs) = execve(&mut w, p, argv, 0);
