@@ -406,11 +406,11 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
             timeout,
         },
         Aarch64Scenario {
-            name: "aarch64 Linux, FreeBSD and illumos personality suites on the exokernel",
+            name: "aarch64 Linux, FreeBSD, illumos and cross-personality suites on the exokernel",
             cmdline: "exit",
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
-            modules: &["linuxsuite", "bsdsuite", "illumossuite"],
+            modules: &["linuxsuite", "bsdsuite", "illumossuite", "crosssuite"],
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
                 ..environments_pass(&[
@@ -421,6 +421,8 @@ pub fn aarch64_scenarios() -> Vec<Aarch64Scenario> {
                     "env 1 (bsdsuite) exited with status 0",
                     "illumos: open_read_write_close ... ok",
                     "env 2 (illumossuite) exited with status 0",
+                    "cross: delegated_file_reads_through_the_receivers_abi ... ok",
+                    "env 3 (crosssuite) exited with status 0",
                     "(0 did not exit with status 0)",
                 ])
             },

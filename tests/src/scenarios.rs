@@ -334,12 +334,12 @@ pub fn all() -> Vec<Scenario> {
             timeout,
         },
         Scenario {
-            name: "Linux, FreeBSD and illumos personality suites on the exokernel",
+            name: "Linux, FreeBSD, illumos and cross-personality suites on the exokernel",
             cmdline: "exit".into(),
             firmware: Firmware::Bios,
             machine: DEFAULT_MACHINE,
             cpu: DEFAULT_CPU,
-            modules: &["linuxsuite", "bsdsuite", "illumossuite"],
+            modules: &["linuxsuite", "bsdsuite", "illumossuite", "crosssuite"],
             icount: false,
             expect: Expect {
                 absent: lines(&["!!! EXCEPTION", "!!! KERNEL PANIC", "... FAILED"]),
@@ -351,6 +351,8 @@ pub fn all() -> Vec<Scenario> {
                     "env 1 (bsdsuite) exited with status 0",
                     "illumos: open_read_write_close ... ok",
                     "env 2 (illumossuite) exited with status 0",
+                    "cross: delegated_file_reads_through_the_receivers_abi ... ok",
+                    "env 3 (crosssuite) exited with status 0",
                     "(0 did not exit with status 0)",
                 ])
             },

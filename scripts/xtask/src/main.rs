@@ -53,9 +53,10 @@ const USER_PACKAGE: &str = "exo-user-programs";
 const AARCH64_USER_TARGET: &str = "aarch64-unknown-none";
 /// The user programs that run on aarch64 (the rest use x86_64 instructions
 /// or devices: `rdtsc`-free ports are listed here as they come).
-const AARCH64_PROGRAMS: [&str; 14] = [
+const AARCH64_PROGRAMS: [&str; 15] = [
     "bsdsuite",
     "illumossuite",
+    "crosssuite",
     "linuxsuite",
     "bpfjit",
     "rtcdrv",
