@@ -18,13 +18,12 @@ use elf::ElfBytes;
 use elf::abi::{PF_R, PF_W, PF_X, PT_LOAD, PT_PHDR};
 use elf::endian::LittleEndian;
 use exo_personality::{Ctx, UserMemory};
-use libos::exec::EM_X86_64;
 use libos::mm::{PAGE, Prot};
 use libos::process::Region;
 use libos::vfs::file::OpenFlags;
 use libos::{Errno, Result};
 
-use crate::regs::Regs;
+use crate::arch::Arch;
 
 /// Top of a new program's stack (below the exo runtime's own stack at the
 /// top of the user half).
@@ -105,11 +104,11 @@ fn prot_of(flags: u32) -> Prot {
     Prot(bit(PF_R, 1) | bit(PF_W, 2) | bit(PF_X, 4))
 }
 
-/// Checks `bytes` as a static x86_64 executable whose segments fit below
-/// the stack and inside the file.
-fn check(bytes: &[u8]) -> Result<Program> {
+/// Checks `bytes` as a static executable for `machine` whose segments fit
+/// below the stack and inside the file.
+fn check(bytes: &[u8], machine: u16) -> Result<Program> {
     // The libOS's checks first (class, machine, type, some PT_LOAD).
-    libos::exec::inspect(bytes, EM_X86_64, "")?;
+    libos::exec::inspect(bytes, machine, "")?;
     let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|_| Errno::ENOEXEC)?;
     let headers = file.segments().ok_or(Errno::ENOEXEC)?;
     let mut segments: Vec<Segment> = Vec::new();
@@ -265,12 +264,12 @@ fn random(ctx: &Ctx<'_>) -> Result<[u8; 16]> {
 /// [`Failed::Refused`] with `EFAULT`, `ENAMETOOLONG`, `ENOENT`,
 /// `EACCES`, `ENOEXEC`, `E2BIG`, … while nothing has changed;
 /// [`Failed::Fatal`] once the old program is gone.
-pub fn execve(ctx: &mut Ctx<'_>, a: [u64; 6]) -> core::result::Result<Regs, Failed> {
+pub fn execve<A: Arch>(ctx: &mut Ctx<'_>, a: [u64; 6]) -> core::result::Result<A, Failed> {
     let path = ctx.cstr(a[0])?;
     let mut total = 0;
     let argv = strings(ctx, a[1], &mut total)?;
     let envp = strings(ctx, a[2], &mut total)?;
-    exec(ctx, &path, argv, &envp)
+    exec::<A>(ctx, &path, argv, &envp)
 }
 
 /// Runs the executable at `path` in the process of `ctx` with arguments
@@ -279,15 +278,15 @@ pub fn execve(ctx: &mut Ctx<'_>, a: [u64; 6]) -> core::result::Result<Regs, Fail
 ///
 /// # Errors
 /// As [`execve`].
-pub fn exec(
+pub fn exec<A: Arch>(
     ctx: &mut Ctx<'_>,
     path: &[u8],
     argv: Vec<Vec<u8>>,
     envp: &[Vec<u8>],
-) -> core::result::Result<Regs, Failed> {
+) -> core::result::Result<A, Failed> {
     let (cred, cwd) = ctx.sys.procs.with(ctx.pid, |p| (p.cred.clone(), p.cwd))?;
     let bytes = libos::exec::read_executable(ctx.sys, &cred, cwd, path)?;
-    let program = check(&bytes)?;
+    let program = check(&bytes, A::MACHINE)?;
     // A program branded for another system (FreeBSD, illumos) is not
     // this personality's to run.
     if libos::exec::brand(&bytes).is_some_and(|b| b != "linux") {
@@ -354,5 +353,5 @@ pub fn exec(
         .procs
         .exec(ctx.pid, name, argv, regions, "linux")
         .map_err(|_| Failed::Fatal)?;
-    Ok(Regs::start(program.entry, sp))
+    Ok(A::start(program.entry, sp))
 }

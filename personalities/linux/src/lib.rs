@@ -15,12 +15,14 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod arch;
 mod calls;
 pub mod events;
 pub mod exec;
 mod mem;
 mod proc;
 pub mod regs;
+mod regs_a64;
 mod sigframe;
 mod system;
 pub mod threads;
@@ -28,8 +30,10 @@ pub mod threads;
 use exo_personality::{Ctx, Table};
 use libos::Result;
 
+pub use arch::Arch;
 pub use calls::{AARCH64, TABLE};
 pub use regs::{Flow, Regs};
+pub use regs_a64::A64Regs;
 pub use threads::{NewThread, Parked};
 
 /// Linux's result convention: the value, or `-errno`.

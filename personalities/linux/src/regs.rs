@@ -15,6 +15,9 @@ use libos::signal::Signal;
 
 use exo_personality::Ctx;
 
+use exo_personality::Table;
+
+use crate::arch::{Arch, Delivery, Frame, Numbers, Restored};
 use crate::threads::{self, NewThread, Parked};
 use crate::{exec, result, sigframe};
 
@@ -123,7 +126,7 @@ impl Regs {
 
 /// What the embedder does after [`syscall`] or [`syscall_as`].
 #[derive(Debug, PartialEq, Eq)]
-pub enum Flow {
+pub enum Flow<A: Arch = Regs> {
     /// Resume the program from the (possibly replaced) registers.
     Resume,
     /// The process ended (`exit_group`, the last thread's `exit`, a fatal
@@ -134,8 +137,8 @@ pub enum Flow {
     /// the libOS shows it running again (`SIGCONT`).
     Stopped(Signal),
     /// ([`syscall_as`] only) `clone` made a thread: start it, and resume
-    /// the caller (its `rax` holds the new thread's id).
-    Spawn(alloc::boxed::Box<NewThread>),
+    /// the caller (its result register holds the new thread's id).
+    Spawn(alloc::boxed::Box<NewThread<A>>),
     /// ([`syscall_as`] only) the calling thread ended (`exit` with other
     /// threads left); the process goes on.
     ThreadExit,
@@ -147,25 +150,77 @@ pub enum Flow {
     Execed,
 }
 
-/// x86_64 numbers of the calls handled here rather than in the table.
-const RT_SIGRETURN: u64 = 15;
-const CLONE: u64 = 56;
-const EXECVE: u64 = 59;
-const EXIT: u64 = 60;
-const GETTID: u64 = 186;
-const FUTEX: u64 = 202;
-const SET_TID_ADDRESS: u64 = 218;
-const EXIT_GROUP: u64 = 231;
+impl Arch for Regs {
+    const MACHINE: u16 = libos::exec::EM_X86_64;
+    const NR: Numbers = Numbers {
+        rt_sigreturn: 15,
+        clone: 56,
+        execve: 59,
+        exit: 60,
+        exit_group: 231,
+        gettid: 186,
+        futex: 202,
+        set_tid_address: 218,
+    };
+    /// poll, select, pause, nanosleep, rt_sigsuspend, clock_nanosleep,
+    /// epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2.
+    const NEVER_RESTARTED: &'static [u64] = &[7, 23, 34, 35, 130, 230, 232, 270, 271, 281, 441];
 
-/// Runs the system call the registers describe (number in `rax`,
-/// arguments in `rdi rsi rdx r10 r8 r9`, x86_64 numbering) and leaves in
-/// `regs` where the program resumes: the result in `rax`, or a whole new
+    fn table() -> &'static Table {
+        &crate::TABLE
+    }
+    fn start(entry: u64, sp: u64) -> Self {
+        Regs::start(entry, sp)
+    }
+    fn number(&self) -> u64 {
+        self.rax
+    }
+    fn args(&self) -> [u64; 6] {
+        Regs::args(self)
+    }
+    fn result(&self) -> u64 {
+        self.rax
+    }
+    fn set_result(&mut self, v: u64) {
+        self.rax = v;
+    }
+    fn restart(&mut self, number: u64, _args: [u64; 6]) {
+        // `syscall` is 2 bytes; the arguments are still in their
+        // registers (only rax holds the result).
+        self.rax = number;
+        self.rip = self.rip.wrapping_sub(2);
+    }
+    fn sp(&self) -> u64 {
+        self.rsp
+    }
+    fn set_sp(&mut self, sp: u64) {
+        self.rsp = sp;
+    }
+    fn clone_args(a: [u64; 6]) -> [u64; 5] {
+        // clone(flags, stack, parent_tid, child_tid, tls)
+        [a[0], a[1], a[2], a[3], a[4]]
+    }
+}
+
+impl Frame for Regs {
+    fn push_frame(&mut self, ctx: &mut Ctx<'_>, sp: u64, d: &Delivery) -> libos::Result<()> {
+        sigframe::push_x86(self, ctx, sp, d)
+    }
+    fn pop_frame(&mut self, ctx: &mut Ctx<'_>) -> libos::Result<Restored> {
+        sigframe::pop_x86(self, ctx)
+    }
+}
+
+/// Runs the system call the registers describe (number, arguments and
+/// result where the architecture's Linux ABI puts them: `rax`, `rdi rsi
+/// rdx r10 r8 r9` on x86_64, `x8`, `x0`–`x5` on aarch64) and leaves in
+/// `regs` where the program resumes: the result in place, or a whole new
 /// context after `rt_sigreturn` and `execve`, then — if a caught signal is
 /// pending and unblocked — its handler's frame. A signal whose default
 /// action ends the process ends it here. The process has one thread (the
 /// caller, whose id is the pid): a `futex` wait blocks, and `clone` with
 /// `CLONE_THREAD` is `EINVAL`.
-pub fn syscall(ctx: &mut Ctx<'_>, regs: &mut Regs) -> Flow {
+pub fn syscall<A: Arch>(ctx: &mut Ctx<'_>, regs: &mut A) -> Flow<A> {
     match run(ctx, ctx.pid, regs, false) {
         Flow::Execed => Flow::Resume,
         flow => flow,
@@ -179,61 +234,63 @@ pub fn syscall(ctx: &mut Ctx<'_>, regs: &mut Regs) -> Flow {
 /// `set_tid_address` are the thread's, and a `futex` wait does not block
 /// but parks the thread ([`Flow::Park`]) so the embedder can run the one
 /// that will wake it. Other blocking calls block every thread.
-pub fn syscall_as(ctx: &mut Ctx<'_>, tid: u32, regs: &mut Regs) -> Flow {
+pub fn syscall_as<A: Arch>(ctx: &mut Ctx<'_>, tid: u32, regs: &mut A) -> Flow<A> {
     run(ctx, tid, regs, true)
 }
 
-fn run(ctx: &mut Ctx<'_>, tid: u32, regs: &mut Regs, threaded: bool) -> Flow {
-    let number = regs.rax;
+fn run<A: Arch>(ctx: &mut Ctx<'_>, tid: u32, regs: &mut A, threaded: bool) -> Flow<A> {
+    let nr = A::NR;
+    let number = regs.number();
     let args = regs.args();
     let mut restartable = true;
     let mut flow = Flow::Resume;
+    let set = |regs: &mut A, r: libos::Result<u64>| regs.set_result(result(r) as u64);
     match number {
-        RT_SIGRETURN => {
+        n if n == nr.rt_sigreturn => {
             if sigframe::sigreturn(ctx, regs).is_err() {
                 // A corrupt frame: Linux forces SIGSEGV.
                 return sigframe::force_sigsegv(ctx);
             }
             restartable = false;
         }
-        EXECVE => match exec::execve(ctx, args) {
+        n if n == nr.execve => match exec::execve::<A>(ctx, args) {
             Ok(fresh) => {
                 *regs = fresh;
                 restartable = false;
                 flow = Flow::Execed;
             }
-            Err(exec::Failed::Refused(e)) => regs.rax = result(Err(e)) as u64,
+            Err(exec::Failed::Refused(e)) => set(regs, Err(e)),
             Err(exec::Failed::Fatal) => return sigframe::force_sigsegv(ctx),
         },
-        EXIT if threaded => return threads::exit(ctx, tid, args[0]),
-        EXIT | EXIT_GROUP => {
-            let _ = crate::syscall(ctx, number, args);
+        n if n == nr.exit && threaded => return threads::exit(ctx, tid, args[0]),
+        n if n == nr.exit || n == nr.exit_group => {
+            let _ = A::table().dispatch(ctx, number, args);
             return Flow::Exit(ExitStatus::Exited(args[0] as u8));
         }
-        CLONE if threaded && args[0] & threads::CLONE_THREAD != 0 => {
-            match threads::clone(ctx, regs, args) {
+        n if n == nr.clone && threaded && args[0] & threads::CLONE_THREAD != 0 => {
+            match threads::clone(ctx, regs, A::clone_args(args)) {
                 Ok(t) => {
-                    regs.rax = u64::from(t.tid);
+                    regs.set_result(u64::from(t.tid));
                     flow = Flow::Spawn(alloc::boxed::Box::new(t));
                 }
-                Err(e) => regs.rax = result(Err(e)) as u64,
+                Err(e) => set(regs, Err(e)),
             }
         }
-        GETTID if threaded => regs.rax = u64::from(tid),
-        SET_TID_ADDRESS if threaded => {
-            regs.rax = result(threads::set_tid_address(ctx, tid, args[0])) as u64;
+        n if n == nr.gettid && threaded => regs.set_result(u64::from(tid)),
+        n if n == nr.set_tid_address && threaded => {
+            set(regs, threads::set_tid_address(ctx, tid, args[0]));
         }
-        FUTEX if threaded => match crate::events::futex_wait_request(ctx, args) {
+        n if n == nr.futex && threaded => match crate::events::futex_wait_request(ctx, args) {
             Ok(Some(w)) => match threads::park(ctx, w) {
                 Ok(parked) => return Flow::Park(parked),
-                Err(e) => regs.rax = result(Err(e)) as u64,
+                Err(e) => set(regs, Err(e)),
             },
-            Ok(None) => regs.rax = crate::syscall(ctx, number, args) as u64,
-            Err(e) => regs.rax = result(Err(e)) as u64,
+            Ok(None) => set(regs, A::table().dispatch(ctx, number, args)),
+            Err(e) => set(regs, Err(e)),
         },
-        _ => regs.rax = crate::syscall(ctx, number, args) as u64,
+        _ => set(regs, A::table().dispatch(ctx, number, args)),
     }
-    let interrupted = restartable.then_some(number);
+    let interrupted = restartable.then_some((number, args));
     match sigframe::deliver(ctx, regs, interrupted) {
         Flow::Resume => flow,
         other => other,

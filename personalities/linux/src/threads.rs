@@ -17,6 +17,7 @@ use libos::futex::{Futexes, Ticket};
 use libos::process::ExitStatus;
 use libos::{Errno, Result};
 
+use crate::arch::Arch;
 use crate::events::WaitRequest;
 use crate::regs::{Flow, Regs};
 
@@ -47,18 +48,19 @@ const OPTIONAL: u64 = CSIGNAL
 
 /// A thread `clone` made, for the embedder to start.
 #[derive(Debug, PartialEq, Eq)]
-pub struct NewThread {
+pub struct NewThread<A: Arch = Regs> {
     /// Its id.
     pub tid: u32,
-    /// Where it starts: the caller's registers with `rax` 0 and, when
+    /// Where it starts: the caller's registers with result 0 and, when
     /// `clone` named one, the new stack.
-    pub regs: Regs,
+    pub regs: A,
     /// Its thread pointer (`FS` base), with `CLONE_SETTLS`; else the
     /// caller's.
     pub tls: Option<u64>,
 }
 
-/// `clone(flags, stack, parent_tid, child_tid, tls)` with `CLONE_THREAD`:
+/// `clone` with `CLONE_THREAD` (arguments as `[flags, stack, parent_tid,
+/// child_tid, tls]`, whatever the architecture's order):
 /// the new thread, after `CLONE_PARENT_SETTID` and `CLONE_CHILD_SETTID`
 /// wrote its id (the memory is shared, so both land in it).
 ///
@@ -66,8 +68,8 @@ pub struct NewThread {
 /// `EINVAL` for a flag set other than the pthread one (a thread with its
 /// own descriptor table or filesystem context cannot be had), `EFAULT`
 /// for a bad `parent_tid`/`child_tid` (nothing is created), `EAGAIN`.
-pub(crate) fn clone(ctx: &mut Ctx<'_>, regs: &Regs, a: [u64; 6]) -> Result<NewThread> {
-    let [flags, stack, parent_tid, child_tid, tls, _] = a;
+pub(crate) fn clone<A: Arch>(ctx: &mut Ctx<'_>, regs: &A, a: [u64; 5]) -> Result<NewThread<A>> {
+    let [flags, stack, parent_tid, child_tid, tls] = a;
     if flags & SHARED != SHARED || flags & !(SHARED | OPTIONAL) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -97,9 +99,9 @@ pub(crate) fn clone(ctx: &mut Ctx<'_>, regs: &Regs, a: [u64; 6]) -> Result<NewTh
         }
     }
     let mut child = regs.clone();
-    child.rax = 0;
+    child.set_result(0);
     if stack != 0 {
-        child.rsp = stack;
+        child.set_sp(stack);
     }
     Ok(NewThread {
         tid,
@@ -123,7 +125,7 @@ pub(crate) fn set_tid_address(ctx: &mut Ctx<'_>, tid: u32, at: u64) -> Result<u6
 /// `exit(status)` from thread `tid`: clears and wakes its
 /// `clear_child_tid` word (what `pthread_join` waits on); the process ends
 /// with `status` when it was the last thread.
-pub(crate) fn exit(ctx: &mut Ctx<'_>, tid: u32, status: u64) -> Flow {
+pub(crate) fn exit<A: Arch>(ctx: &mut Ctx<'_>, tid: u32, status: u64) -> Flow<A> {
     let Ok((word, left, futexes)) = ctx.sys.procs.with(ctx.pid, |p| {
         let word = if tid == p.pid {
             core::mem::take(&mut p.clear_child_tid)

@@ -26,7 +26,7 @@ const DATA_AT: u64 = 0x40_2000;
 /// A static x86_64 executable: text (R-X) at 0x400000 holding [`CODE`]
 /// at [`ENTRY`], data (RW-) at [`DATA_AT`] with 16 file bytes and a
 /// 0x3000-byte bss.
-fn tiny_elf() -> Vec<u8> {
+pub fn tiny_elf() -> Vec<u8> {
     let mut f = vec![0u8; 0x2010];
     let put = |f: &mut Vec<u8>, at: usize, b: &[u8]| f[at..at + b.len()].copy_from_slice(b);
     put(&mut f, 0, &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);

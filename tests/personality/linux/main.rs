@@ -15,6 +15,7 @@ mod exec;
 mod memory_events;
 mod process;
 mod signals;
+mod signals_a64;
 mod threads;
 
 // Linux x86_64 numbers.
@@ -791,6 +792,14 @@ pub fn cases() -> Vec<Case> {
         (
             "thread_exit_wakes_the_joiner_and_the_last_ends_the_process",
             threads::thread_exit_wakes_the_joiner_and_the_last_ends_the_process,
+        ),
+        (
+            "aarch64_signal_frame_and_sigreturn",
+            signals_a64::aarch64_signal_frame_and_sigreturn,
+        ),
+        (
+            "aarch64_clone_and_execve",
+            signals_a64::aarch64_clone_and_execve,
         ),
     ]
 }

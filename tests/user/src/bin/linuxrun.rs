@@ -495,7 +495,7 @@ fn main(_env: u64) -> u64 {
             pid,
             mem: &mut *mem,
         };
-        exo_linux::exec::exec(
+        exo_linux::exec::exec::<Regs>(
             &mut ctx,
             PATH,
             alloc::vec![PATH.to_vec()],
