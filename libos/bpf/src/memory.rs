@@ -79,6 +79,11 @@ pub const fn map_handle(index: u32) -> u64 {
 }
 
 /// Whether `k` (an `lddw` value) is a map handle or a map value address.
+#[cfg(feature = "jit")]
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 #[must_use]
 pub(crate) const fn names_map(k: u64) -> bool {
     map_from_handle(k).is_some() || map_from_value_address(k).is_some()

@@ -158,6 +158,7 @@ fn key(
 /// Whether `f` is this runtime's `map_lookup_elem`, whose array-map case
 /// the x86_64 JIT may do inline (an embedder could register another
 /// function under the same id).
+#[cfg(feature = "jit")]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn is_map_lookup(f: HelperFn) -> bool {
     core::ptr::fn_addr_eq(f, lookup as HelperFn)
