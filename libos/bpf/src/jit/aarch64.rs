@@ -708,6 +708,7 @@ mod tests {
                     program: program.clone(),
                     code: HostCodeMemory.install(&bytes).unwrap(),
                     code_len: bytes.len(),
+                    uses_maps: false,
                 };
                 let jitted = Vm::new()
                     .with_budget(budget)
