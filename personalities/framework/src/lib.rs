@@ -15,6 +15,8 @@
 
 extern crate alloc;
 
+pub mod posix;
+
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 

@@ -4,10 +4,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use exo_personality::posix;
 use exo_personality::{Ctx, Table};
-use libos::signal::Signal;
 use libos::vfs::file::{OpenFile, OpenFlags, Whence};
-use libos::vfs::node::{FileType, Stat, Timespec};
+use libos::vfs::node::{FileType, Timespec};
 use libos::vfs::{Access, Cred, Node, PATH_MAX};
 use libos::{Errno, Result};
 
@@ -17,7 +17,7 @@ use crate::abi::{
 use crate::{kqueue, proc, socket, sysctl};
 
 /// Largest single read or write moved through the personality at once.
-pub(crate) const IO_MAX: usize = 1 << 20;
+pub(crate) use exo_personality::posix::IO_MAX;
 
 /// `socketpair`'s number (its family checks run before dispatch).
 pub(crate) const SOCKETPAIR: u64 = 135;
@@ -118,33 +118,21 @@ pub(crate) fn path(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<u8>> {
 
 /// The open file behind descriptor `fd` of the caller.
 pub(crate) fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
-    ctx.sys
-        .procs
-        .with(ctx.pid, |p| p.fds.file(fd as i32 as i64))?
+    posix::file(ctx, fd)
 }
 
 /// The directory an `*at` call is relative to.
 fn dir_of(ctx: &Ctx<'_>, dirfd: u64) -> Result<Node> {
-    if dirfd as i64 as i32 == AT_FDCWD as i32 {
-        return ctx.sys.procs.with(ctx.pid, |p| p.cwd);
-    }
-    let f = file(ctx, dirfd)?;
-    match f.node() {
-        Some(n) if f.kind() == FileType::Directory => Ok(n),
-        _ => Err(Errno::ENOTDIR),
-    }
+    posix::dir_of(ctx, dirfd, dirfd as i64 as i32 == AT_FDCWD as i32)
 }
 
 pub(crate) fn cred(ctx: &Ctx<'_>) -> Result<Cred> {
-    ctx.sys.procs.with(ctx.pid, |p| p.cred.clone())
+    posix::cred(ctx)
 }
 
 /// Installs `f` at the caller's lowest free descriptor.
 pub(crate) fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
-    ctx.sys
-        .procs
-        .with(ctx.pid, |p| p.fds.insert(f, cloexec))?
-        .map(|fd| fd as u64)
+    posix::install(ctx, f, cloexec)
 }
 
 /// Installs two files (pipe ends, socket ends) and writes their
@@ -174,81 +162,26 @@ pub(crate) fn install_pair(
 }
 
 fn read(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(IO_MAX);
-    let mut buf = alloc::vec![0u8; len];
-    let n = f.read(&mut buf)?;
-    ctx.mem.write(a[1], &buf[..n])?;
-    Ok(n as u64)
-}
-
-/// Writes `data`, raising `SIGPIPE` on a broken pipe or socket.
-pub(crate) fn write_all(ctx: &mut Ctx<'_>, f: &OpenFile, data: &[u8]) -> Result<u64> {
-    match f.write(data) {
-        Err(Errno::EPIPE) => {
-            let _ = ctx.sys.procs.raise(ctx.pid, Signal::SIGPIPE);
-            Err(Errno::EPIPE)
-        }
-        other => other.map(|n| n as u64),
-    }
+    posix::read(ctx, a[0], a[1], a[2])
 }
 
 fn write(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let data = ctx.bytes(a[1], a[2].min(IO_MAX as u64), IO_MAX)?;
-    write_all(ctx, &f, &data)
-}
-
-/// `struct iovec` arrays, at most `IOV_MAX` (1024) entries.
-fn iovecs(ctx: &Ctx<'_>, iov: u64, count: u64) -> Result<Vec<(u64, u64)>> {
-    if count > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    (0..count)
-        .map(|i| {
-            let at = iov.checked_add(i * 16).ok_or(Errno::EFAULT)?;
-            Ok((ctx.u64_at(at)?, ctx.u64_at(at + 8)?))
-        })
-        .collect()
+    posix::write(ctx, a[0], a[1], a[2])
 }
 
 fn readv(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let mut total = 0u64;
-    for (base, len) in iovecs(ctx, a[1], a[2])? {
-        let mut buf = alloc::vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(IO_MAX)];
-        let n = f.read(&mut buf)?;
-        ctx.mem.write(base, &buf[..n])?;
-        total += n as u64;
-        if n < buf.len() {
-            break;
-        }
-    }
-    Ok(total)
+    posix::readv(ctx, a[0], a[1], a[2], true)
 }
 
 fn writev(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let mut data = Vec::new();
-    for (base, len) in iovecs(ctx, a[1], a[2])? {
-        data.extend_from_slice(&ctx.bytes(base, len, IO_MAX)?);
-        if data.len() > IO_MAX {
-            return Err(Errno::EINVAL);
-        }
-    }
-    write_all(ctx, &f, &data)
+    posix::writev(ctx, a[0], a[1], a[2], true)
 }
 
 fn do_open(ctx: &mut Ctx<'_>, dirfd: u64, at: u64, flags: u64, mode: u64) -> Result<u64> {
     let path = path(ctx, at)?;
     let f = abi::open_flags(flags)?;
     let base = dir_of(ctx, dirfd)?;
-    let cred = cred(ctx)?;
-    let file = ctx
-        .sys
-        .vfs
-        .open(&cred, base, &path, f, (mode & 0o7777) as u32)?;
-    install(ctx, file, f.cloexec)
+    posix::open_at(ctx, base, &path, f, mode)
 }
 
 fn open(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -266,30 +199,9 @@ fn close(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         .map(|()| 0)
 }
 
-/// What `fstat` says about a file without a node (pipes, sockets,
-/// kqueues).
-fn anonymous_stat(f: &OpenFile) -> Stat {
-    Stat {
-        dev: 0,
-        ino: 0,
-        kind: f.kind(),
-        perm: 0o600,
-        nlink: 1,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        size: f.special().and_then(|s| s.readable_bytes()).unwrap_or(0) as u64,
-        blksize: 4096,
-        blocks: 0,
-        atime: Timespec::default(),
-        mtime: Timespec::default(),
-        ctime: Timespec::default(),
-    }
-}
-
 fn fstat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let f = file(ctx, a[0])?;
-    let st = f.stat().unwrap_or_else(|_| anonymous_stat(&f));
+    let st = posix::stat_of(&f, true);
     ctx.mem.write(a[1], &abi::stat_bytes(&st))?;
     Ok(0)
 }
@@ -306,7 +218,7 @@ fn fstatat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
             ctx.sys.vfs.stat_node(cwd)?
         } else {
             let f = file(ctx, dirfd)?;
-            f.stat().unwrap_or_else(|_| anonymous_stat(&f))
+            posix::stat_of(&f, true)
         }
     } else {
         let base = dir_of(ctx, dirfd)?;

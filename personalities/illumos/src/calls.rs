@@ -3,9 +3,10 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use exo_personality::posix;
 use exo_personality::{Ctx, Table};
 use libos::process::{ExitStatus, KillTarget, WaitFor};
-use libos::signal::{ActionFlags, Disposition, FlagTable, Signal};
+use libos::signal::{ActionFlags, Disposition, FlagTable};
 use libos::vfs::file::{OpenFile, OpenFlags, Whence};
 use libos::vfs::node::{FileType, Stat};
 use libos::vfs::{Node, PATH_MAX};
@@ -15,7 +16,7 @@ use crate::abi::{self, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, nr, o};
 use crate::doors;
 
 /// Largest single read or write moved through the personality at once.
-pub(crate) const IO_MAX: usize = 1 << 20;
+pub(crate) use exo_personality::posix::IO_MAX;
 
 /// A handler that sets both result registers (`rax`, `rdx`).
 pub type Handler2 = fn(&mut Ctx<'_>, [u64; 6]) -> Result<(u64, u64)>;
@@ -90,31 +91,20 @@ pub static TABLE: Table = Table {
 };
 
 pub(crate) fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
-    let fd = i64::from(fd as i32);
-    ctx.sys.procs.with(ctx.pid, |p| p.fds.file(fd))?
+    posix::file(ctx, fd)
 }
 
 /// The directory an `*at` call is relative to.
 fn dir_of(ctx: &Ctx<'_>, dirfd: u64) -> Result<Node> {
-    if abi::is_at_fdcwd(dirfd) {
-        return ctx.sys.procs.with(ctx.pid, |p| p.cwd);
-    }
-    let f = file(ctx, dirfd)?;
-    match f.node() {
-        Some(n) if f.kind() == FileType::Directory => Ok(n),
-        _ => Err(Errno::ENOTDIR),
-    }
+    posix::dir_of(ctx, dirfd, abi::is_at_fdcwd(dirfd))
 }
 
 fn cred(ctx: &Ctx<'_>) -> Result<libos::vfs::Cred> {
-    ctx.sys.procs.with(ctx.pid, |p| p.cred.clone())
+    posix::cred(ctx)
 }
 
 pub(crate) fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
-    ctx.sys
-        .procs
-        .with(ctx.pid, |p| p.fds.insert(f, cloexec))?
-        .map(|fd| fd as u64)
+    posix::install(ctx, f, cloexec)
 }
 
 pub(crate) fn close_fd(ctx: &Ctx<'_>, fd: i64) -> Result<()> {
@@ -122,80 +112,27 @@ pub(crate) fn close_fd(ctx: &Ctx<'_>, fd: i64) -> Result<()> {
 }
 
 fn read(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(IO_MAX);
-    let mut buf = alloc::vec![0u8; len];
-    let n = f.read(&mut buf)?;
-    ctx.mem.write(a[1], &buf[..n])?;
-    Ok(n as u64)
-}
-
-fn write_all(ctx: &mut Ctx<'_>, f: &OpenFile, data: &[u8]) -> Result<u64> {
-    match f.write(data) {
-        Err(Errno::EPIPE) => {
-            let _ = ctx.sys.procs.raise(ctx.pid, Signal::SIGPIPE);
-            Err(Errno::EPIPE)
-        }
-        other => other.map(|n| n as u64),
-    }
+    posix::read(ctx, a[0], a[1], a[2])
 }
 
 fn write(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let data = ctx.bytes(a[1], a[2].min(IO_MAX as u64), IO_MAX)?;
-    write_all(ctx, &f, &data)
-}
-
-fn iovecs(ctx: &Ctx<'_>, iov: u64, count: u64) -> Result<Vec<(u64, u64)>> {
-    // IOV_MAX is 1024 on illumos.
-    if count == 0 || count > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    (0..count)
-        .map(|i| {
-            let at = iov.checked_add(i * 16).ok_or(Errno::EFAULT)?;
-            Ok((ctx.u64_at(at)?, ctx.u64_at(at + 8)?))
-        })
-        .collect()
+    posix::write(ctx, a[0], a[1], a[2])
 }
 
 fn readv(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let mut total = 0u64;
-    for (base, len) in iovecs(ctx, a[1], a[2])? {
-        let mut buf = alloc::vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(IO_MAX)];
-        let n = f.read(&mut buf)?;
-        ctx.mem.write(base, &buf[..n])?;
-        total += n as u64;
-        if n < buf.len() {
-            break;
-        }
-    }
-    Ok(total)
+    // illumos refuses an empty vector (EINVAL).
+    posix::readv(ctx, a[0], a[1], a[2], false)
 }
 
 fn writev(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let mut data = Vec::new();
-    for (base, len) in iovecs(ctx, a[1], a[2])? {
-        data.extend_from_slice(&ctx.bytes(base, len, IO_MAX)?);
-        if data.len() > IO_MAX {
-            return Err(Errno::EINVAL);
-        }
-    }
-    write_all(ctx, &f, &data)
+    posix::writev(ctx, a[0], a[1], a[2], false)
 }
 
 fn do_open(ctx: &mut Ctx<'_>, dirfd: u64, path: u64, flags: u64, mode: u64) -> Result<u64> {
     let path = ctx.cstr(path)?;
     let f = abi::open_flags(flags)?;
     let base = dir_of(ctx, dirfd)?;
-    let cred = cred(ctx)?;
-    let file = ctx
-        .sys
-        .vfs
-        .open(&cred, base, &path, f, (mode & 0o7777) as u32)?;
-    install(ctx, file, f.cloexec)
+    posix::open_at(ctx, base, &path, f, mode)
 }
 
 fn open(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -216,34 +153,15 @@ fn put_stat(ctx: &mut Ctx<'_>, st: &Stat, mode: u32, at: u64) -> Result<u64> {
     Ok(0)
 }
 
-fn anonymous_stat(kind: FileType) -> Stat {
-    Stat {
-        dev: 0,
-        ino: 0,
-        kind,
-        perm: 0o600,
-        nlink: 1,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        size: 0,
-        blksize: 4096,
-        blocks: 0,
-        atime: Default::default(),
-        mtime: Default::default(),
-        ctime: Default::default(),
-    }
-}
-
 fn stat_fd(ctx: &mut Ctx<'_>, fd: u64, buf: u64) -> Result<u64> {
     let f = file(ctx, fd)?;
     if let Some(door) = doors::door_of(&f) {
-        let mut st = anonymous_stat(FileType::Regular);
+        let mut st = posix::anonymous_stat(FileType::Regular, 0);
         st.perm = 0o644;
         st.ino = door.id;
         return put_stat(ctx, &st, abi::S_IFDOOR | 0o644, buf);
     }
-    let st = f.stat().unwrap_or_else(|_| anonymous_stat(f.kind()));
+    let st = posix::stat_of(&f, false);
     put_stat(ctx, &st, st.mode(), buf)
 }
 

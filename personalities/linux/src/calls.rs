@@ -11,11 +11,10 @@ use libos::vfs::node::FileType;
 use libos::vfs::{Node, PATH_MAX};
 use libos::{Errno, Result};
 
+use exo_personality::posix::{self, IO_MAX};
+
 use crate::abi::{self, AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW};
 use crate::{events, mem, proc, system};
-
-/// Largest single read or write moved through the personality at once.
-const IO_MAX: usize = 1 << 20;
 
 /// The same calls under the aarch64 (generic `unistd.h`) numbers: no
 /// legacy path calls (`open`, `stat`, `pipe`, `dup2`, … exist only as
@@ -220,7 +219,7 @@ pub static TABLE: Table = Table {
 /// so only the low 32 bits count — a C caller passing an `int` through
 /// `syscall(2)`'s varargs leaves the upper half undefined.
 pub(crate) const fn fd_arg(fd: u64) -> i64 {
-    fd as u32 as i32 as i64
+    posix::fd(fd)
 }
 
 /// Whether a directory-descriptor argument is `AT_FDCWD`.
@@ -229,106 +228,43 @@ pub(crate) const fn is_cwd(dirfd: u64) -> bool {
 }
 
 pub(crate) fn file(ctx: &Ctx<'_>, fd: u64) -> Result<Arc<OpenFile>> {
-    ctx.sys.procs.with(ctx.pid, |p| p.fds.file(fd_arg(fd)))?
+    posix::file(ctx, fd)
 }
 
 /// The directory an `*at` call is relative to.
 fn dir_of(ctx: &Ctx<'_>, dirfd: u64) -> Result<Node> {
-    if is_cwd(dirfd) {
-        return ctx.sys.procs.with(ctx.pid, |p| p.cwd);
-    }
-    let f = file(ctx, dirfd)?;
-    match f.node() {
-        Some(n) if f.kind() == FileType::Directory => Ok(n),
-        _ => Err(Errno::ENOTDIR),
-    }
+    posix::dir_of(ctx, dirfd, is_cwd(dirfd))
 }
 
 fn cred(ctx: &Ctx<'_>) -> Result<libos::vfs::Cred> {
-    ctx.sys.procs.with(ctx.pid, |p| p.cred.clone())
+    posix::cred(ctx)
 }
 
 pub(crate) fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
-    ctx.sys
-        .procs
-        .with(ctx.pid, |p| p.fds.insert(f, cloexec))?
-        .map(|fd| fd as u64)
+    posix::install(ctx, f, cloexec)
 }
 
 fn read(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(IO_MAX);
-    let mut buf = alloc::vec![0u8; len];
-    let n = f.read(&mut buf)?;
-    ctx.mem.write(a[1], &buf[..n])?;
-    Ok(n as u64)
-}
-
-fn write_all(ctx: &mut Ctx<'_>, f: &OpenFile, data: &[u8]) -> Result<u64> {
-    match f.write(data) {
-        Err(Errno::EPIPE) => {
-            let _ = ctx.sys.procs.raise(ctx.pid, Signal::SIGPIPE);
-            Err(Errno::EPIPE)
-        }
-        other => other.map(|n| n as u64),
-    }
+    posix::read(ctx, a[0], a[1], a[2])
 }
 
 fn write(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let data = ctx.bytes(a[1], a[2].min(IO_MAX as u64), IO_MAX)?;
-    write_all(ctx, &f, &data)
-}
-
-fn iovecs(ctx: &Ctx<'_>, iov: u64, count: u64) -> Result<Vec<(u64, u64)>> {
-    if count > 1024 {
-        return Err(Errno::EINVAL);
-    }
-    (0..count)
-        .map(|i| {
-            let at = iov.checked_add(i * 16).ok_or(Errno::EFAULT)?;
-            Ok((ctx.u64_at(at)?, ctx.u64_at(at + 8)?))
-        })
-        .collect()
+    posix::write(ctx, a[0], a[1], a[2])
 }
 
 fn readv(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let mut total = 0u64;
-    for (base, len) in iovecs(ctx, a[1], a[2])? {
-        let mut buf = alloc::vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).min(IO_MAX)];
-        let n = f.read(&mut buf)?;
-        ctx.mem.write(base, &buf[..n])?;
-        total += n as u64;
-        if n < buf.len() {
-            break;
-        }
-    }
-    Ok(total)
+    posix::readv(ctx, a[0], a[1], a[2], true)
 }
 
 fn writev(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let f = file(ctx, a[0])?;
-    let mut data = Vec::new();
-    for (base, len) in iovecs(ctx, a[1], a[2])? {
-        data.extend_from_slice(&ctx.bytes(base, len, IO_MAX)?);
-        if data.len() > IO_MAX {
-            return Err(Errno::EINVAL);
-        }
-    }
-    write_all(ctx, &f, &data)
+    posix::writev(ctx, a[0], a[1], a[2], true)
 }
 
 fn do_open(ctx: &mut Ctx<'_>, dirfd: u64, path: u64, flags: u64, mode: u64) -> Result<u64> {
     let path = ctx.cstr(path)?;
     let f = abi::open_flags(flags)?;
     let base = dir_of(ctx, dirfd)?;
-    let cred = cred(ctx)?;
-    let file = ctx
-        .sys
-        .vfs
-        .open(&cred, base, &path, f, (mode & 0o7777) as u32)?;
-    install(ctx, file, f.cloexec)
+    posix::open_at(ctx, base, &path, f, mode)
 }
 
 fn open(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -406,24 +342,7 @@ pub(crate) fn lookup_stat(
 /// An open file's status; pipes and other anonymous files describe
 /// themselves by their kind alone.
 pub(crate) fn file_stat(f: &OpenFile) -> Result<libos::vfs::node::Stat> {
-    f.stat().or_else(|_| {
-        Ok(libos::vfs::node::Stat {
-            dev: 0,
-            ino: 0,
-            kind: f.kind(),
-            perm: 0o600,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            size: 0,
-            blksize: 4096,
-            blocks: 0,
-            atime: Default::default(),
-            mtime: Default::default(),
-            ctime: Default::default(),
-        })
-    })
+    Ok(posix::stat_of(f, false))
 }
 
 fn stat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
