@@ -88,6 +88,89 @@ pub fn open_at(ctx: &Ctx<'_>, base: Node, path: &[u8], flags: OpenFlags, mode: u
     install(ctx, file, flags.cloexec)
 }
 
+/// `mkdirat` against `base`.
+///
+/// # Errors
+/// The VFS's.
+pub fn mkdir_at(ctx: &Ctx<'_>, base: Node, path: &[u8], mode: u64) -> Result<u64> {
+    let c = cred(ctx)?;
+    ctx.sys
+        .vfs
+        .mkdir(&c, base, path, (mode & 0o7777) as u32)
+        .map(|()| 0)
+}
+
+/// `unlinkat` against `base`: a directory with `removedir`
+/// (`AT_REMOVEDIR`), anything else without.
+///
+/// # Errors
+/// The VFS's (`EISDIR` for a directory without `removedir`).
+pub fn unlink_at(ctx: &Ctx<'_>, base: Node, path: &[u8], removedir: bool) -> Result<u64> {
+    let c = cred(ctx)?;
+    if removedir {
+        ctx.sys.vfs.rmdir(&c, base, path)
+    } else {
+        ctx.sys.vfs.unlink(&c, base, path)
+    }
+    .map(|()| 0)
+}
+
+/// `renameat`: `from` relative to `from_base` to `to` relative to
+/// `to_base` (named absolutely when the bases differ).
+///
+/// # Errors
+/// The VFS's.
+pub fn rename_at(
+    ctx: &Ctx<'_>,
+    from_base: Node,
+    from: &[u8],
+    to_base: Node,
+    to: &[u8],
+) -> Result<u64> {
+    let c = cred(ctx)?;
+    if from_base == to_base || to.starts_with(b"/") {
+        return ctx.sys.vfs.rename(&c, from_base, from, to).map(|()| 0);
+    }
+    let mut abs_to = ctx.sys.vfs.path_of(to_base)?;
+    abs_to.push(b'/');
+    abs_to.extend_from_slice(to);
+    ctx.sys.vfs.rename(&c, from_base, from, &abs_to).map(|()| 0)
+}
+
+/// `symlinkat(target, base, path)`.
+///
+/// # Errors
+/// The VFS's.
+pub fn symlink_at(ctx: &Ctx<'_>, target: &[u8], base: Node, path: &[u8]) -> Result<u64> {
+    let c = cred(ctx)?;
+    ctx.sys.vfs.symlink(&c, base, target, path).map(|()| 0)
+}
+
+/// `readlinkat` against `base`: the target's first `len` bytes at `buf`
+/// (no NUL), and how many.
+///
+/// # Errors
+/// The VFS's (`EINVAL` for a non-link), `EFAULT`.
+pub fn readlink_at(ctx: &mut Ctx<'_>, base: Node, path: &[u8], buf: u64, len: u64) -> Result<u64> {
+    let c = cred(ctx)?;
+    let target = ctx.sys.vfs.readlink(&c, base, path)?;
+    let n = target.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+    ctx.mem.write(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+/// The caller's working directory as a path, NUL included (for
+/// `getcwd`, whose size checks and result differ by ABI).
+///
+/// # Errors
+/// `ESRCH`, the VFS's.
+pub fn cwd_path(ctx: &Ctx<'_>) -> Result<Vec<u8>> {
+    let cwd = ctx.sys.procs.with(ctx.pid, |p| p.cwd)?;
+    let mut path = ctx.sys.vfs.path_of(cwd)?;
+    path.push(0);
+    Ok(path)
+}
+
 /// `read(fd, buf, len)`, at most [`IO_MAX`] bytes.
 ///
 /// # Errors

@@ -307,10 +307,8 @@ fn mkdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn mkdirat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let p = path(ctx, a[1])?;
-    with_base(ctx, a[0], |c, n| {
-        ctx.sys.vfs.mkdir(c, n, &p, (a[2] & 0o7777) as u32)
-    })
-    .map(|()| 0)
+    let base = dir_of(ctx, a[0])?;
+    posix::mkdir_at(ctx, base, &p, a[2])
 }
 
 fn rmdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -326,18 +324,12 @@ fn unlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let p = path(ctx, a[1])?;
-    with_base(ctx, a[0], |c, n| {
-        if a[2] & AT_REMOVEDIR != 0 {
-            ctx.sys.vfs.rmdir(c, n, &p)
-        } else {
-            // FreeBSD's unlink of a directory is EPERM, not EISDIR.
-            ctx.sys.vfs.unlink(c, n, &p).map_err(|e| match e {
-                Errno::EISDIR => Errno::EPERM,
-                e => e,
-            })
-        }
+    let base = dir_of(ctx, a[0])?;
+    // FreeBSD's unlink of a directory is EPERM, not EISDIR.
+    posix::unlink_at(ctx, base, &p, a[2] & AT_REMOVEDIR != 0).map_err(|e| match e {
+        Errno::EISDIR => Errno::EPERM,
+        e => e,
     })
-    .map(|()| 0)
 }
 
 fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -347,15 +339,7 @@ fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 fn renameat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (from, to) = (path(ctx, a[1])?, path(ctx, a[3])?);
     let (fb, tb) = (dir_of(ctx, a[0])?, dir_of(ctx, a[2])?);
-    let c = cred(ctx)?;
-    if fb == tb || to.starts_with(b"/") {
-        return ctx.sys.vfs.rename(&c, fb, &from, &to).map(|()| 0);
-    }
-    // Different bases: name the target absolutely.
-    let mut abs_to = ctx.sys.vfs.path_of(tb)?;
-    abs_to.push(b'/');
-    abs_to.extend_from_slice(&to);
-    ctx.sys.vfs.rename(&c, fb, &from, &abs_to).map(|()| 0)
+    posix::rename_at(ctx, fb, &from, tb, &to)
 }
 
 /// `link(path, link)`: FreeBSD's `link` follows a final symlink of
@@ -432,7 +416,8 @@ fn symlink(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 /// `symlinkat(target, fd, path)`.
 fn symlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (target, path) = (path(ctx, a[0])?, path(ctx, a[2])?);
-    with_base(ctx, a[1], |c, n| ctx.sys.vfs.symlink(c, n, &target, &path)).map(|()| 0)
+    let base = dir_of(ctx, a[1])?;
+    posix::symlink_at(ctx, &target, base, &path)
 }
 
 fn access(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -573,12 +558,8 @@ fn readlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let p = path(ctx, a[1])?;
-    let target = with_base(ctx, a[0], |c, n| ctx.sys.vfs.readlink(c, n, &p))?;
-    let n = target
-        .len()
-        .min(usize::try_from(a[3]).unwrap_or(usize::MAX));
-    ctx.mem.write(a[2], &target[..n])?;
-    Ok(n as u64)
+    let base = dir_of(ctx, a[0])?;
+    posix::readlink_at(ctx, base, &p, a[2], a[3])
 }
 
 fn chmod(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -606,9 +587,7 @@ fn getcwd(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     if a[1] < 2 {
         return Err(Errno::EINVAL);
     }
-    let cwd = ctx.sys.procs.with(ctx.pid, |p| p.cwd)?;
-    let mut path = ctx.sys.vfs.path_of(cwd)?;
-    path.push(0);
+    let path = posix::cwd_path(ctx)?;
     if path.len() as u64 > a[1].min(BSD_PATH_MAX as u64) {
         return Err(Errno::ENOMEM);
     }

@@ -247,10 +247,8 @@ fn mkdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn mkdirat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let p = ctx.cstr(a[1])?;
-    with_dir(ctx, a[0], |c, n| {
-        ctx.sys.vfs.mkdir(c, n, &p, (a[2] & 0o7777) as u32)
-    })
-    .map(|()| 0)
+    let base = dir_of(ctx, a[0])?;
+    posix::mkdir_at(ctx, base, &p, a[2])
 }
 
 fn rmdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -266,14 +264,8 @@ fn unlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let p = ctx.cstr(a[1])?;
-    with_dir(ctx, a[0], |c, n| {
-        if a[2] & AT_REMOVEDIR != 0 {
-            ctx.sys.vfs.rmdir(c, n, &p)
-        } else {
-            ctx.sys.vfs.unlink(c, n, &p)
-        }
-    })
-    .map(|()| 0)
+    let base = dir_of(ctx, a[0])?;
+    posix::unlink_at(ctx, base, &p, a[2] & AT_REMOVEDIR != 0)
 }
 
 fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -283,15 +275,7 @@ fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 fn renameat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (from, to) = (ctx.cstr(a[1])?, ctx.cstr(a[3])?);
     let (fb, tb) = (dir_of(ctx, a[0])?, dir_of(ctx, a[2])?);
-    let c = cred(ctx)?;
-    if fb == tb || to.starts_with(b"/") {
-        return ctx.sys.vfs.rename(&c, fb, &from, &to).map(|()| 0);
-    }
-    // Different bases: name the target absolutely.
-    let mut abs_to = ctx.sys.vfs.path_of(tb)?;
-    abs_to.push(b'/');
-    abs_to.extend_from_slice(&to);
-    ctx.sys.vfs.rename(&c, fb, &from, &abs_to).map(|()| 0)
+    posix::rename_at(ctx, fb, &from, tb, &to)
 }
 
 fn link(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -305,7 +289,8 @@ fn symlink(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn symlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (target, path) = (ctx.cstr(a[0])?, ctx.cstr(a[2])?);
-    with_dir(ctx, a[1], |c, n| ctx.sys.vfs.symlink(c, n, &target, &path)).map(|()| 0)
+    let base = dir_of(ctx, a[1])?;
+    posix::symlink_at(ctx, &target, base, &path)
 }
 
 fn readlink(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -317,12 +302,8 @@ fn readlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let p = ctx.cstr(a[1])?;
-    let target = with_dir(ctx, a[0], |c, n| ctx.sys.vfs.readlink(c, n, &p))?;
-    let n = target
-        .len()
-        .min(usize::try_from(a[3]).unwrap_or(usize::MAX));
-    ctx.mem.write(a[2], &target[..n])?;
-    Ok(n as u64)
+    let base = dir_of(ctx, a[0])?;
+    posix::readlink_at(ctx, base, &p, a[2], a[3])
 }
 
 fn chmod(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -351,9 +332,7 @@ fn umask(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 }
 
 fn getcwd(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let cwd = ctx.sys.procs.with(ctx.pid, |p| p.cwd)?;
-    let mut path = ctx.sys.vfs.path_of(cwd)?;
-    path.push(0);
+    let path = posix::cwd_path(ctx)?;
     if a[1] == 0 {
         return Err(Errno::EINVAL);
     }

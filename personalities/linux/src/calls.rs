@@ -443,10 +443,8 @@ fn mkdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn mkdirat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let p = path_arg(ctx, a[1])?;
-    with_cwd(ctx, a[0], |c, n| {
-        ctx.sys.vfs.mkdir(c, n, &p, (a[2] & 0o7777) as u32)
-    })
-    .map(|()| 0)
+    let base = dir_of(ctx, a[0])?;
+    posix::mkdir_at(ctx, base, &p, a[2])
 }
 
 fn rmdir(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -462,14 +460,8 @@ fn unlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let p = path_arg(ctx, a[1])?;
-    with_cwd(ctx, a[0], |c, n| {
-        if a[2] & AT_REMOVEDIR != 0 {
-            ctx.sys.vfs.rmdir(c, n, &p)
-        } else {
-            ctx.sys.vfs.unlink(c, n, &p)
-        }
-    })
-    .map(|()| 0)
+    let base = dir_of(ctx, a[0])?;
+    posix::unlink_at(ctx, base, &p, a[2] & AT_REMOVEDIR != 0)
 }
 
 fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -478,20 +470,8 @@ fn rename(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn renameat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (from, to) = (path_arg(ctx, a[1])?, path_arg(ctx, a[3])?);
-    if a[0] != a[2] && (!is_cwd(a[0]) || !is_cwd(a[2])) {
-        // Different bases: resolve both against the caller's view.
-        let (fb, tb) = (dir_of(ctx, a[0])?, dir_of(ctx, a[2])?);
-        let c = cred(ctx)?;
-        let mut abs_to = ctx.sys.vfs.path_of(tb)?;
-        if !to.starts_with(b"/") {
-            abs_to.push(b'/');
-            abs_to.extend_from_slice(&to);
-        } else {
-            abs_to = to;
-        }
-        return ctx.sys.vfs.rename(&c, fb, &from, &abs_to).map(|()| 0);
-    }
-    with_cwd(ctx, a[0], |c, n| ctx.sys.vfs.rename(c, n, &from, &to)).map(|()| 0)
+    let (fb, tb) = (dir_of(ctx, a[0])?, dir_of(ctx, a[2])?);
+    posix::rename_at(ctx, fb, &from, tb, &to)
 }
 
 fn link(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -529,7 +509,8 @@ fn linkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 
 fn symlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
     let (target, path) = (path_arg(ctx, a[0])?, path_arg(ctx, a[2])?);
-    with_cwd(ctx, a[1], |c, n| ctx.sys.vfs.symlink(c, n, &target, &path)).map(|()| 0)
+    let base = dir_of(ctx, a[1])?;
+    posix::symlink_at(ctx, &target, base, &path)
 }
 
 fn fchmodat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -557,12 +538,8 @@ fn readlinkat(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let p = path_arg(ctx, a[1])?;
-    let target = with_cwd(ctx, a[0], |c, n| ctx.sys.vfs.readlink(c, n, &p))?;
-    let n = target
-        .len()
-        .min(usize::try_from(a[3]).unwrap_or(usize::MAX));
-    ctx.mem.write(a[2], &target[..n])?;
-    Ok(n as u64)
+    let base = dir_of(ctx, a[0])?;
+    posix::readlink_at(ctx, base, &p, a[2], a[3])
 }
 
 fn chmod(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -591,9 +568,7 @@ fn ftruncate(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
 }
 
 fn getcwd(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
-    let cwd = ctx.sys.procs.with(ctx.pid, |p| p.cwd)?;
-    let mut path = ctx.sys.vfs.path_of(cwd)?;
-    path.push(0);
+    let path = posix::cwd_path(ctx)?;
     if path.len() as u64 > a[1] {
         return Err(Errno::ERANGE);
     }
