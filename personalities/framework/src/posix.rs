@@ -56,6 +56,54 @@ pub fn install(ctx: &Ctx<'_>, f: Arc<OpenFile>, cloexec: bool) -> Result<u64> {
         .map(|fd| fd as u64)
 }
 
+/// Installs two files (pipe ends, socket ends) and writes their
+/// descriptors as two `int`s at `at`: all or nothing.
+///
+/// # Errors
+/// `EFAULT` (checked before anything is installed), `EMFILE`.
+pub fn install_pair(
+    ctx: &mut Ctx<'_>,
+    at: u64,
+    a: Arc<OpenFile>,
+    b: Arc<OpenFile>,
+    cloexec: bool,
+) -> Result<u64> {
+    ctx.mem.write(at, &[0u8; 8])?;
+    let afd = install(ctx, a, cloexec)?;
+    let bfd = match install(ctx, b, cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = ctx.sys.procs.with(ctx.pid, |p| p.fds.close(afd as i64));
+            return Err(e);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&(afd as i32).to_le_bytes());
+    out[4..].copy_from_slice(&(bfd as i32).to_le_bytes());
+    ctx.mem.write(at, &out)?;
+    Ok(0)
+}
+
+/// `pipe2(fds, flags)` once the ABI has decoded `O_NONBLOCK` and
+/// `O_CLOEXEC`: a libOS pipe, read end then write end at `fds`.
+///
+/// # Errors
+/// As [`install_pair`].
+pub fn pipe(ctx: &mut Ctx<'_>, fds: u64, nonblock: bool, cloexec: bool) -> Result<u64> {
+    let (r, w) = libos::pipe::pipe();
+    let vfs = Arc::clone(&ctx.sys.vfs);
+    let end = |special, flags: OpenFlags| {
+        Arc::new(OpenFile::anonymous(
+            Arc::clone(&vfs),
+            special,
+            OpenFlags { nonblock, ..flags },
+            FileType::Fifo,
+        ))
+    };
+    let (rf, wf) = (end(r, OpenFlags::READ), end(w, OpenFlags::WRITE));
+    install_pair(ctx, fds, rf, wf, cloexec)
+}
+
 /// The directory an `*at` call is relative to: the working directory when
 /// the ABI's `AT_FDCWD` was passed (`cwd`), else the directory open at
 /// `dirfd`.

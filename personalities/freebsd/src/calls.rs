@@ -144,21 +144,7 @@ pub(crate) fn install_pair(
     b: Arc<OpenFile>,
     cloexec: bool,
 ) -> Result<u64> {
-    // Check the pointer before installing anything.
-    ctx.mem.write(at, &[0u8; 8])?;
-    let afd = install(ctx, a, cloexec)?;
-    let bfd = match install(ctx, b, cloexec) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = ctx.sys.procs.with(ctx.pid, |p| p.fds.close(afd as i64));
-            return Err(e);
-        }
-    };
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&(afd as i32).to_le_bytes());
-    out[4..].copy_from_slice(&(bfd as i32).to_le_bytes());
-    ctx.mem.write(at, &out)?;
-    Ok(0)
+    posix::install_pair(ctx, at, a, b, cloexec)
 }
 
 fn read(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
@@ -700,27 +686,7 @@ fn pipe2(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let (nonblock, cloexec) = (a[1] & o::NONBLOCK != 0, a[1] & o::CLOEXEC != 0);
-    let (r, w) = libos::pipe::pipe();
-    let vfs = Arc::clone(&ctx.sys.vfs);
-    let rf = Arc::new(OpenFile::anonymous(
-        Arc::clone(&vfs),
-        r,
-        OpenFlags {
-            nonblock,
-            ..OpenFlags::READ
-        },
-        FileType::Fifo,
-    ));
-    let wf = Arc::new(OpenFile::anonymous(
-        vfs,
-        w,
-        OpenFlags {
-            nonblock,
-            ..OpenFlags::WRITE
-        },
-        FileType::Fifo,
-    ));
-    install_pair(ctx, a[0], rf, wf, cloexec)
+    posix::pipe(ctx, a[0], nonblock, cloexec)
 }
 
 /// Terminal and descriptor ioctls, by FreeBSD's encoded numbers.

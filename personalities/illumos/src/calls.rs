@@ -605,40 +605,7 @@ fn pipe(ctx: &mut Ctx<'_>, a: [u64; 6]) -> Result<u64> {
         return Err(Errno::EINVAL);
     }
     let (nonblock, cloexec) = (a[1] & o::NONBLOCK != 0, a[1] & o::CLOEXEC != 0);
-    let (r, w) = libos::pipe::pipe();
-    let vfs = Arc::clone(&ctx.sys.vfs);
-    let rf = Arc::new(OpenFile::anonymous(
-        Arc::clone(&vfs),
-        r,
-        OpenFlags {
-            nonblock,
-            ..OpenFlags::READ
-        },
-        FileType::Fifo,
-    ));
-    let wf = Arc::new(OpenFile::anonymous(
-        vfs,
-        w,
-        OpenFlags {
-            nonblock,
-            ..OpenFlags::WRITE
-        },
-        FileType::Fifo,
-    ));
-    ctx.mem.write(a[0], &[0u8; 8])?;
-    let rfd = install(ctx, rf, cloexec)?;
-    let wfd = match install(ctx, wf, cloexec) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = close_fd(ctx, rfd as i64);
-            return Err(e);
-        }
-    };
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
-    out[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
-    ctx.mem.write(a[0], &out)?;
-    Ok(0)
+    posix::pipe(ctx, a[0], nonblock, cloexec)
 }
 
 fn yield_now(_ctx: &mut Ctx<'_>, _a: [u64; 6]) -> Result<u64> {
