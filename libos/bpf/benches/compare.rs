@@ -17,11 +17,10 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/common/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -32,60 +31,11 @@ use exo_bpf::{
 };
 
 // ---------------------------------------------------------------------------
-// Heap measurement for the verifier figures (this bench binary only; the
-// library itself has no unsafe code outside the JIT's executable module).
-
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn measuring() -> bool {
-    MEASURING.try_with(Cell::get).unwrap_or(false)
-}
-
-fn grow(n: usize) {
-    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments,
-// so `System`'s guarantees hold; the counters have no effect on memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() && measuring() {
-            grow(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if measuring() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged; the caller upholds `dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() && measuring() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            grow(new_size);
-        }
-        p
-    }
-}
+// Heap measurement for the verifier figures: the counting allocator of
+// tests/common/counting.rs.
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 fn smoke() -> bool {
     std::env::var_os("EXO_BENCH_SMOKE").is_some_and(|v| v != "0")
@@ -579,12 +529,8 @@ fn verifier_scaling(c: &mut Criterion, helpers: &Helpers) {
         let code = big_program(n);
         let slots = code.len() / 8;
         let stats = exo_bpf::verify(&code, &config).expect("verifies");
-        let baseline = CURRENT.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
-        MEASURING.with(|m| m.set(true));
-        exo_bpf::verify(&code, &config).expect("verifies");
-        MEASURING.with(|m| m.set(false));
-        let peak = PEAK.load(Ordering::Relaxed) - baseline;
+        let (result, peak) = counting::peak_of(|| exo_bpf::verify(&code, &config));
+        result.expect("verifies");
         group.bench_function(format!("{n}"), |b| {
             b.iter(|| exo_bpf::verify(black_box(&code), &config).expect("verifies"))
         });

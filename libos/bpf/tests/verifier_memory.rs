@@ -1,75 +1,23 @@
 //! Measures the verifier's peak heap use and time on a 1,000-instruction
 //! program: the target is under 50 KB.
 //!
-//! The library forbids `unsafe`; this test binary is separate, so it may
-//! implement `GlobalAlloc` (which is an unsafe trait) to count bytes. It
-//! counts only allocations made by the measuring thread, so the test
-//! harness's own allocations do not blur the figure.
+//! Bytes are counted by the allocator of `common/counting.rs`, only on
+//! the measuring thread.
 //!
 //! `cargo test -p exo-bpf --test verifier_memory -- --nocapture` prints the
 //! figures.
 
 mod common;
+#[path = "common/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use common::*;
 use exo_bpf::{ContextLayout, HashMap, Helpers, MapSet};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn measuring() -> bool {
-    MEASURING.try_with(Cell::get).unwrap_or(false)
-}
-
-fn grow(n: usize) {
-    let now = CURRENT.fetch_add(n, Ordering::Relaxed) + n;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments,
-// so `System`'s guarantees hold; the counters have no effect on memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() && measuring() {
-            grow(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if measuring() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged; the caller upholds `dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() && measuring() {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            grow(new_size);
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// A program of at least `slots` slots mixing straight-line arithmetic,
 /// stack traffic, forward branches (including one held open across the
@@ -140,14 +88,10 @@ fn thousand_instruction_program_verifies_in_under_50_kb() {
     // Warm up (and check acceptance) before measuring.
     let stats = exo_bpf::verify(&code, &cfg).expect("verifies");
 
-    let baseline = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
-    MEASURING.with(|m| m.set(true));
-    let start = Instant::now();
-    let result = exo_bpf::verify(&code, &cfg);
-    let elapsed = start.elapsed();
-    MEASURING.with(|m| m.set(false));
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let ((result, elapsed), peak) = counting::peak_of(|| {
+        let start = Instant::now();
+        (exo_bpf::verify(&code, &cfg), start.elapsed())
+    });
     result.expect("verifies");
 
     println!(
@@ -160,14 +104,11 @@ fn thousand_instruction_program_verifies_in_under_50_kb() {
     // Memory is independent of program length beyond the bitmaps: a
     // program four times as long stays under the same bound.
     let long = big_program(4000);
-    MEASURING.with(|m| m.set(true));
-    let baseline = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
-    let start = Instant::now();
-    exo_bpf::verify(&long, &cfg).expect("verifies");
-    let elapsed = start.elapsed();
-    MEASURING.with(|m| m.set(false));
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let ((result, elapsed), peak) = counting::peak_of(|| {
+        let start = Instant::now();
+        (exo_bpf::verify(&long, &cfg), start.elapsed())
+    });
+    result.expect("verifies");
     println!(
         "verifier: {} slots; peak heap {peak} bytes; {elapsed:?}",
         long.len() / 8
