@@ -278,64 +278,9 @@ fn capability_tokens() -> Result<(), Failure> {
 }
 
 fn capability_tokens_in(kernel: &mut crate::envs::X86Kernel) -> Result<(), Failure> {
-    use exokernel::cap::{CapError, Capability, EnvId, Level, Resource, Rights};
-    let (caps, root) = (kernel.caps(), kernel.root());
-    let fail = |e: CapError| Failure::new(format_args!("{e}"));
     // The last environment id, unused by anything else at boot.
-    let env = EnvId(crate::caps::MAX_ENVS - 1);
-    caps.register_env(root, env, Level::HIGHEST).map_err(fail)?;
-    let all = Capability::new(
-        Resource::Frames {
-            first: 0x100,
-            count: 64,
-        },
-        Rights::all(),
-        Level::HIGHEST,
-    );
-    let parent = caps.create(root, env, all).map_err(fail)?;
-    let window = all
-        .with_resource(Resource::Frames {
-            first: 0x110,
-            count: 4,
-        })
-        .with_rights(Rights::READ | Rights::MAP);
-    let child = caps.derive(env, parent, window).map_err(fail)?;
-
-    let t0 = cpu::rdtsc();
-    let token = caps.mint(env, child).map_err(fail)?;
-    let t1 = cpu::rdtsc();
-    let verified = caps.verify(env, token.as_bytes()).map_err(fail)?;
-    let t2 = cpu::rdtsc();
-    ensure!(verified.cap == window, "verified {:?}", verified.cap);
-    ensure!(verified.handle == child, "verified the wrong handle");
-    log::info!(
-        "capability mint {} cycles, verify {} cycles (TSC, TCG)",
-        t1 - t0,
-        t2 - t1
-    );
-
-    let mut bytes = [0u8; exokernel::cap::TOKEN_LEN];
-    bytes.copy_from_slice(token.as_bytes());
-    for bit in 0..bytes.len() * 8 {
-        bytes[bit / 8] ^= 1 << (bit % 8);
-        ensure!(
-            caps.verify(env, &bytes).is_err(),
-            "token with bit {bit} flipped verified"
-        );
-        bytes[bit / 8] ^= 1 << (bit % 8);
-    }
-    ensure!(
-        caps.derive(env, child, all) == Err(CapError::MissingRight(Rights::DERIVE)),
-        "derived from a capability without DERIVE"
-    );
-    ensure!(
-        caps.revoke(env, parent) == Ok(2),
-        "revoke did not take the tree"
-    );
-    ensure!(
-        caps.verify(env, token.as_bytes()) == Err(CapError::Revoked),
-        "token survived revocation"
-    );
-    caps.unregister_env(root, env).map_err(fail)?;
+    let env = exokernel::cap::EnvId(crate::caps::MAX_ENVS - 1);
+    let (mint, verify) = ktest::capability_tokens(kernel.caps(), kernel.root(), env, cpu::rdtsc)?;
+    log::info!("capability mint {mint} cycles, verify {verify} cycles (TSC, TCG)");
     Ok(())
 }
