@@ -45,7 +45,9 @@ fn system() -> &'static (exo_hosted::Machine, System) {
 fuzz_target!(|data: &[u8]| {
     let (_, sys) = system();
     // A fresh process each run, so descriptor tables do not fill up.
-    let Ok(pid) = sys.procs.fork(INIT) else { return };
+    let Ok(pid) = sys.procs.fork(INIT) else {
+        return;
+    };
     let mut mem = VecMemory::new();
     mem.map(MEM, 4096);
     let _ = mem.write(MEM, b"/tmp/fuzz\0/proc/self/status\0/dev/null\0");
@@ -63,21 +65,39 @@ fuzz_target!(|data: &[u8]| {
             _ => u64::from(c[8 + i % 8]) << 8,
         });
         let mut args = args;
+        // What would block for good here (as on Linux: nothing else runs
+        // to end it) is made non-blocking or skipped: sleeps with fuzzed
+        // durations, pipes and eventfds whose only other end is the
+        // caller, a wait for children that never exit, epoll waits, and
+        // futex waits on a word nobody wakes (given a zero timeout).
         match number {
-            // nanosleep with a fuzzed duration could sleep for ages, and a
-            // blocking pipe whose only writer is the caller blocks forever
-            // (as on Linux): fuzz non-blocking pipes only.
-            35 | 22 => continue,
+            35 | 22 | 230 | 284 => continue,
             293 => args[1] |= 0o4000,
+            290 => args[1] |= 0o4000,
+            61 => args[2] |= 1,
+            232 | 281 => args[3] = 0,
+            202 if matches!(args[1] & 127, 0 | 9) => {
+                let _ = mem.write(MEM + 4000, &[0; 16]);
+                args[3] = MEM + 4000;
+            }
             _ => {}
         }
-        let mut ctx = Ctx { sys, pid, mem: &mut mem };
+        let mut ctx = Ctx {
+            sys,
+            pid,
+            mem: &mut mem,
+        };
         let r = exo_linux::syscall(&mut ctx, number, args);
         assert!(r >= -4095, "result {r} is neither a value nor an errno");
         if r < 0 {
-            assert!(libos::Errno::ALL.iter().any(|e| -i64::from(e.linux()) == r), "unknown errno {r}");
+            assert!(
+                libos::Errno::ALL.iter().any(|e| -i64::from(e.linux()) == r),
+                "unknown errno {r}"
+            );
         }
     }
     let _ = sys.procs.exit(pid, libos::process::ExitStatus::Exited(0));
-    let _ = sys.procs.wait(INIT, libos::process::WaitFor::Pid(pid), true);
+    let _ = sys
+        .procs
+        .wait(INIT, libos::process::WaitFor::Pid(pid), true);
 });
