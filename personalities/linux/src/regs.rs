@@ -7,15 +7,15 @@
 //! signal frame), `execve` (a new program starts) and every call after
 //! which a caught signal is delivered (the handler starts). An embedder
 //! that saves the program's registers at a system call (the bare-metal
-//! upcall handler, a hosted emulator) passes them to [`syscall`], then
-//! resumes the program from whatever [`Regs`] holds afterwards.
+//! upcall handler, a hosted emulator) passes them to [`syscall`] (or, when
+//! it runs the process's threads itself, [`syscall_as`]), then resumes the
+//! program from whatever the registers — [`Regs`] on x86_64,
+//! [`A64Regs`](crate::A64Regs) on aarch64 — hold afterwards.
 
 use libos::process::ExitStatus;
 use libos::signal::Signal;
 
-use exo_personality::Ctx;
-
-use exo_personality::Table;
+use exo_personality::{Ctx, Table};
 
 use crate::arch::{Arch, Delivery, Frame, Numbers, Restored};
 use crate::threads::{self, NewThread, Parked};

@@ -173,12 +173,13 @@ impl Parked {
         self.ticket.addr()
     }
 
-    /// The wait's result once it is over, for the thread's `rax`: 0 when
-    /// woken, `-ETIMEDOUT` when its time ran out; `None` while it waits.
+    /// The wait's result once it is over, for the thread's result
+    /// register: 0 when woken, `-ETIMEDOUT` when its time (on `sys`'s
+    /// clock) ran out; `None` while it waits.
     #[must_use]
-    pub fn poll(&self, ctx: &Ctx<'_>) -> Option<i64> {
+    pub fn poll(&self, sys: &libos::system::System) -> Option<i64> {
         self.table
-            .poll(&self.ticket, self.deadline, &*ctx.sys.clock)
+            .poll(&self.ticket, self.deadline, &*sys.clock)
             .map(|r| crate::result(r.map(|()| 0)))
     }
 

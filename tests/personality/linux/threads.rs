@@ -194,7 +194,7 @@ pub fn futex_waits_park_and_wakes_end_them() -> Result<(), String> {
         [word, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0],
     ))?;
     check!(parked.addr() == word, "parked on the word");
-    check!(parked.poll(&w.ctx()).is_none(), "still waiting");
+    check!(parked.poll(&w.sys).is_none(), "still waiting");
     let mut other = t.regs.clone();
     call(
         &mut w,
@@ -204,7 +204,7 @@ pub fn futex_waits_park_and_wakes_end_them() -> Result<(), String> {
         [word, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0],
     );
     check!(other.rax == 1, "the wake found the parked thread");
-    check!(parked.poll(&w.ctx()) == Some(0), "woken: 0");
+    check!(parked.poll(&w.sys) == Some(0), "woken: 0");
     // A timed wait runs out.
     let ts = w.put(&[0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0, 0, 0, 0, 0]); // 1 ms
     let timed = park(call(
@@ -215,7 +215,7 @@ pub fn futex_waits_park_and_wakes_end_them() -> Result<(), String> {
         [word, FUTEX_WAIT_PRIVATE, 0, ts, 0, 0],
     ))?;
     sleep(Duration::from_millis(5));
-    check!(timed.poll(&w.ctx()) == Some(ETIMEDOUT), "ETIMEDOUT");
+    check!(timed.poll(&w.sys) == Some(ETIMEDOUT), "ETIMEDOUT");
     check!(
         w.sys
             .procs
@@ -248,7 +248,7 @@ pub fn thread_exit_wakes_the_joiner_and_the_last_ends_the_process() -> Result<()
     let flow = call(&mut w, t.tid, &mut regs, EXIT, [0; 6]);
     check!(flow == Flow::ThreadExit, "the thread alone ends: {flow:?}");
     check!(u32_at(&w, ctid, 0) == 0, "its tid word cleared");
-    check!(joiner.poll(&w.ctx()) == Some(0), "the joiner woken");
+    check!(joiner.poll(&w.sys) == Some(0), "the joiner woken");
     let p = w.sys.procs.get(pid).map_err(|e| e.to_string())?;
     check!(p.threads == [pid], "one thread left: {:?}", p.threads);
     let flow = call(&mut w, pid, &mut main, EXIT, [3, 0, 0, 0, 0, 0]);

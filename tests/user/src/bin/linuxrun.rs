@@ -287,13 +287,7 @@ impl Threads {
                 let i = (self.current + k) % n;
                 let t = &mut self.all[i];
                 let Some(p) = &t.parked else { return i };
-                let mut scratch = NoMemory;
-                let ctx = Ctx {
-                    sys: &world.sys,
-                    pid: world.pid,
-                    mem: &mut scratch,
-                };
-                if let Some(r) = p.poll(&ctx) {
+                if let Some(r) = p.poll(&world.sys) {
                     t.regs.rax = r as u64;
                     t.parked = None;
                     return i;
@@ -302,18 +296,6 @@ impl Threads {
             // Every thread waits: let time pass (timeouts) and others run.
             exo_sys::yield_now();
         }
-    }
-}
-
-/// Memory that is never touched (polling a futex wait reads none).
-struct NoMemory;
-
-impl UserMemory for NoMemory {
-    fn read(&self, _: u64, _: &mut [u8]) -> libos::Result<()> {
-        Err(libos::Errno::EFAULT)
-    }
-    fn write(&mut self, _: u64, _: &[u8]) -> libos::Result<()> {
-        Err(libos::Errno::EFAULT)
     }
 }
 
