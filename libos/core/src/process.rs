@@ -382,26 +382,22 @@ impl Processes {
     }
 
     /// Thread `tid` of `pid` ends on its own (`exit`, not `exit_group`):
-    /// returns its `clear_child_tid` word (0 for none), for the caller to
-    /// clear and wake. The process's first thread stays listed while the
-    /// others run, as on Linux, where the thread-group leader stays a
-    /// zombie thread.
+    /// it leaves the task list; returns its `clear_child_tid` word (0 for
+    /// none), for the caller to clear and wake, and how many threads are
+    /// left (none: the process ends with it).
     ///
     /// # Errors
-    /// `ESRCH` if `tid` is not a thread of `pid`.
-    pub fn remove_thread(&self, pid: Pid, tid: u32) -> Result<u64> {
+    /// `ESRCH`.
+    pub fn remove_thread(&self, pid: Pid, tid: u32) -> Result<(u64, usize)> {
         self.with(pid, |p| {
-            if tid == pid {
-                return Ok(core::mem::take(&mut p.clear_child_tid));
-            }
-            let at = p
-                .threads
-                .iter()
-                .position(|&t| t == tid)
-                .ok_or(Errno::ESRCH)?;
-            p.threads.remove(at);
-            Ok(p.thread_clear_tid.remove(&tid).unwrap_or(0))
-        })?
+            let word = if tid == p.pid {
+                core::mem::take(&mut p.clear_child_tid)
+            } else {
+                p.thread_clear_tid.remove(&tid).unwrap_or(0)
+            };
+            p.threads.retain(|&t| t != tid);
+            (word, p.threads.len())
+        })
     }
 
     /// `exec` bookkeeping: new name and arguments, close-on-exec

@@ -409,3 +409,28 @@ fn resethand_and_nodefer_shape_delivery() {
         "RESETHAND: back to the default"
     );
 }
+
+#[test]
+fn thread_ids_share_the_pid_space() {
+    let t = table();
+    let p = t.fork(INIT).expect("fork");
+    let a = t.add_thread(p, 0x1000).expect("thread");
+    let b = t.add_thread(p, 0).expect("thread");
+    assert!(a != p && b != p && a != b, "distinct ids: {p} {a} {b}");
+    // A process forked later takes none of them.
+    let q = t.fork(INIT).expect("fork");
+    assert!(![p, a, b].contains(&q), "pid {q} reuses a thread id");
+    let proc_ = t.get(p).expect("process");
+    assert_eq!(proc_.threads, [p, a, b]);
+    assert_eq!(proc_.thread_clear_tid.get(&a), Some(&0x1000));
+    assert_eq!(t.add_thread(99_999, 0), Err(Errno::ESRCH));
+    // Each thread's end gives back its tid word and the count left.
+    assert_eq!(t.remove_thread(p, a), Ok((0x1000, 2)));
+    assert_eq!(t.remove_thread(p, b), Ok((0, 1)));
+    // exec leaves one thread.
+    let c = t.add_thread(p, 0).expect("thread");
+    t.exec(p, "x", vec![], vec![], "linux").expect("exec");
+    let after = t.get(p).expect("process");
+    assert_eq!(after.threads, [p], "exec ended thread {c}");
+    assert!(after.thread_clear_tid.is_empty());
+}

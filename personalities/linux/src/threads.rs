@@ -126,15 +126,10 @@ pub(crate) fn set_tid_address(ctx: &mut Ctx<'_>, tid: u32, at: u64) -> Result<u6
 /// `clear_child_tid` word (what `pthread_join` waits on); the process ends
 /// with `status` when it was the last thread.
 pub(crate) fn exit<A: Arch>(ctx: &mut Ctx<'_>, tid: u32, status: u64) -> Flow<A> {
-    let Ok((word, left, futexes)) = ctx.sys.procs.with(ctx.pid, |p| {
-        let word = if tid == p.pid {
-            core::mem::take(&mut p.clear_child_tid)
-        } else {
-            p.thread_clear_tid.remove(&tid).unwrap_or(0)
-        };
-        p.threads.retain(|&t| t != tid);
-        (word, p.threads.len(), Arc::clone(&p.futexes))
-    }) else {
+    let (Ok((word, left)), Ok(futexes)) = (
+        ctx.sys.procs.remove_thread(ctx.pid, tid),
+        ctx.sys.procs.with(ctx.pid, |p| Arc::clone(&p.futexes)),
+    ) else {
         return Flow::Exit(ExitStatus::Exited(status as u8));
     };
     // A bad address is ignored at exit, as on Linux.
