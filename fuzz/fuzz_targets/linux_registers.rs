@@ -72,7 +72,8 @@ fn one<A: Arch + Load>(
         3 => MEM + u64::from(b) * 64 + 4,
         _ => u64::from(b),
     };
-    // Fresh registers from the bytes, then the call in place.
+    // The call and its operands from the bytes; the registers carry over
+    // from the previous call (a handler's frame, a sigreturn, an exec).
     let (number, args): (u64, [u64; 6]) = match pick % 9 {
         0 => {
             // rt_sigaction with a fuzzed act (handler, flags, restorer, mask).
