@@ -4,57 +4,33 @@
 //! FreeBSD errno (1..=ELAST) with the carry set; nothing panics.
 #![no_main]
 
+#[path = "common/hosted.rs"]
+mod hosted;
+
 use std::collections::BTreeSet;
-use std::sync::{Arc, OnceLock};
 
 use exo_personality::{Ctx, UserMemory, VecMemory};
 use libfuzzer_sys::fuzz_target;
-use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
 use libos::process::{ExitStatus, INIT, WaitFor};
-use libos::system::{Options, System};
-
-struct Info;
-impl SystemInfo for Info {
-    fn meminfo(&self) -> MemInfo {
-        MemInfo::default()
-    }
-    fn cpus(&self) -> Vec<CpuInfo> {
-        Vec::new()
-    }
-    fn bootlog(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn version(&self) -> String {
-        "fuzz".into()
-    }
-    fn uptime_ns(&self) -> u64 {
-        0
-    }
-}
 
 const MEM: u64 = 0x10_0000;
 
 /// A zero `struct timespec`: `kevent` never waits.
 const ZERO_TS: u64 = MEM + 4096 - 16;
 
-fn system() -> &'static (exo_hosted::Machine, System) {
-    static SYS: OnceLock<(exo_hosted::Machine, System)> = OnceLock::new();
-    SYS.get_or_init(|| {
-        let machine = exo_hosted::Machine::new(exo_hosted::Config::default());
-        let env = Arc::new(machine.spawn("fuzz").expect("env"));
-        let sys = System::boot(env, Arc::new(Info), Options::default()).expect("libOS");
-        (machine, sys)
-    })
-}
-
 fuzz_target!(|data: &[u8]| {
-    let (_, sys) = system();
+    let sys = hosted::system();
     let before: BTreeSet<u32> = sys.procs.pids().into_iter().collect();
     // A fresh process each run, so descriptor tables do not fill up.
-    let Ok(pid) = sys.procs.fork(INIT) else { return };
+    let Ok(pid) = sys.procs.fork(INIT) else {
+        return;
+    };
     let mut mem = VecMemory::new();
     mem.map(MEM, 4096);
-    let _ = mem.write(MEM, b"/tmp/fuzz\0/proc/self/status\0/dev/null\0kern.ostype\0");
+    let _ = mem.write(
+        MEM,
+        b"/tmp/fuzz\0/proc/self/status\0/dev/null\0kern.ostype\0",
+    );
     for call in data.chunks(16).take(16) {
         let mut c = [0u8; 16];
         c[..call.len()].copy_from_slice(call);
@@ -85,7 +61,11 @@ fuzz_target!(|data: &[u8]| {
             92 if args[1] == 4 => args[2] |= 4,
             _ => {}
         }
-        let mut ctx = Ctx { sys, pid, mem: &mut mem };
+        let mut ctx = Ctx {
+            sys,
+            pid,
+            mem: &mut mem,
+        };
         let r = exo_freebsd::syscall(&mut ctx, number, args);
         if r.carry {
             assert!(

@@ -8,39 +8,21 @@
 //! comes, is left out.
 #![no_main]
 
+#[path = "common/hosted.rs"]
+mod hosted;
+
 use std::sync::{Arc, OnceLock};
 
 use exo_personality::{Ctx, UserMemory, VecMemory};
 use libfuzzer_sys::fuzz_target;
-use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
 use libos::process::{ExitStatus, INIT, WaitFor};
-use libos::system::{Options, System};
-
-struct Info;
-impl SystemInfo for Info {
-    fn meminfo(&self) -> MemInfo {
-        MemInfo::default()
-    }
-    fn cpus(&self) -> Vec<CpuInfo> {
-        Vec::new()
-    }
-    fn bootlog(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn version(&self) -> String {
-        "fuzz".into()
-    }
-    fn uptime_ns(&self) -> u64 {
-        0
-    }
-}
+use libos::system::System;
 
 const MEM: u64 = 0x10_0000;
 
 struct Fixture {
-    _machine: exo_hosted::Machine,
     env: Arc<exo_hosted::HostedEnv>,
-    sys: System,
+    sys: &'static System,
     /// Every errno number the personality can produce.
     errnos: Vec<u64>,
 }
@@ -48,17 +30,14 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let machine = exo_hosted::Machine::new(exo_hosted::Config::default());
-        let env = Arc::new(machine.spawn("fuzz").expect("env"));
-        let sys = System::boot(env.clone(), Arc::new(Info), Options::default()).expect("libOS");
+        let h = hosted::hosted();
         let errnos = libos::Errno::ALL
             .iter()
             .map(|&e| u64::from(exo_illumos::abi::errno(e)))
             .collect();
         Fixture {
-            _machine: machine,
-            env,
-            sys,
+            env: Arc::clone(&h.env),
+            sys: &h.sys,
             errnos,
         }
     })
@@ -66,7 +45,7 @@ fn fixture() -> &'static Fixture {
 
 fuzz_target!(|data: &[u8]| {
     let f = fixture();
-    let sys = &f.sys;
+    let sys = f.sys;
     let before = sys.procs.pids();
     // A fresh process each run, so descriptor tables do not fill up.
     let Ok(pid) = sys.procs.fork(INIT) else {

@@ -9,48 +9,19 @@
 //! or an errno.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+#[path = "common/hosted.rs"]
+mod hosted;
 
 use exo_linux::{A64Regs, Arch, Flow, Regs};
 use exo_personality::{Ctx, UserMemory, VecMemory};
 use libfuzzer_sys::fuzz_target;
-use libos::fs::procfs::{CpuInfo, MemInfo, SystemInfo};
 use libos::process::INIT;
-use libos::system::{Options, System};
+use libos::system::System;
 use libos::vfs::Cred;
 use libos::vfs::file::OpenFlags;
 
-struct Info;
-impl SystemInfo for Info {
-    fn meminfo(&self) -> MemInfo {
-        MemInfo::default()
-    }
-    fn cpus(&self) -> Vec<CpuInfo> {
-        Vec::new()
-    }
-    fn bootlog(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn version(&self) -> String {
-        "fuzz".into()
-    }
-    fn uptime_ns(&self) -> u64 {
-        0
-    }
-}
-
 const MEM: u64 = 0x10_0000;
 const LEN: u64 = 0x2_0000;
-
-fn system() -> &'static (exo_hosted::Machine, System) {
-    static SYS: OnceLock<(exo_hosted::Machine, System)> = OnceLock::new();
-    SYS.get_or_init(|| {
-        let machine = exo_hosted::Machine::new(exo_hosted::Config::default());
-        let env = Arc::new(machine.spawn("fuzz").expect("env"));
-        let sys = System::boot(env, Arc::new(Info), Options::default()).expect("libOS");
-        (machine, sys)
-    })
-}
 
 /// A register-level call on architecture `A`: `pick` chooses the call,
 /// `c` its operands.
@@ -203,7 +174,7 @@ impl Load for A64Regs {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (_, sys) = system();
+    let sys = hosted::system();
     let Ok(pid) = sys.procs.fork(INIT) else {
         return;
     };

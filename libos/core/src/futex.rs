@@ -32,6 +32,15 @@ pub struct Ticket {
     waiter: Arc<Waiter>,
 }
 
+/// Two tickets are equal when they are the same waiter.
+impl PartialEq for Ticket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.waiter, &other.waiter)
+    }
+}
+
+impl Eq for Ticket {}
+
 impl Ticket {
     /// The address it waits on (where it was queued).
     #[must_use]

@@ -153,9 +153,10 @@ pub struct Parked {
     deadline: Option<u64>,
 }
 
+/// The same wait (the same queued waiter).
 impl PartialEq for Parked {
     fn eq(&self, other: &Self) -> bool {
-        self.ticket.addr() == other.ticket.addr() && self.deadline == other.deadline
+        self.ticket == other.ticket
     }
 }
 

@@ -58,7 +58,7 @@ pub fn tiny_elf() -> Vec<u8> {
     f
 }
 
-fn install(w: &World, path: &[u8], bytes: &[u8], mode: u32) -> Result<(), String> {
+pub fn install(w: &World, path: &[u8], bytes: &[u8], mode: u32) -> Result<(), String> {
     let f = w
         .sys
         .vfs

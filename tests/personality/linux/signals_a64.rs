@@ -149,21 +149,7 @@ pub fn aarch64_clone_and_execve() -> Result<(), String> {
     // An aarch64 executable through execve (221).
     let mut elf = super::exec::tiny_elf();
     elf[18] = 183;
-    let f = w
-        .sys
-        .vfs
-        .open(
-            &libos::vfs::Cred::root(),
-            w.sys.vfs.root(),
-            b"/tmp/a64",
-            libos::vfs::file::OpenFlags {
-                create: true,
-                ..libos::vfs::file::OpenFlags::WRITE
-            },
-            0o755,
-        )
-        .map_err(|e| e.to_string())?;
-    f.write(&elf).map_err(|e| e.to_string())?;
+    super::exec::install(&w, b"/tmp/a64", &elf, 0o755)?;
     let path = w.cstr("/tmp/a64");
     let mut regs = A64Regs::start(0x1234, MEM + 0x8000);
     let flow = call(&mut w, &mut regs, EXECVE, [path, 0, 0, 0, 0, 0]);
@@ -179,21 +165,7 @@ pub fn aarch64_clone_and_execve() -> Result<(), String> {
     drop(w);
     let mut w = World::new();
     let x86 = super::exec::tiny_elf();
-    let f = w
-        .sys
-        .vfs
-        .open(
-            &libos::vfs::Cred::root(),
-            w.sys.vfs.root(),
-            b"/tmp/x86",
-            libos::vfs::file::OpenFlags {
-                create: true,
-                ..libos::vfs::file::OpenFlags::WRITE
-            },
-            0o755,
-        )
-        .map_err(|e| e.to_string())?;
-    f.write(&x86).map_err(|e| e.to_string())?;
+    super::exec::install(&w, b"/tmp/x86", &x86, 0o755)?;
     let path = w.cstr("/tmp/x86");
     let mut regs = A64Regs::start(0x1234, MEM + 0x8000);
     call(&mut w, &mut regs, EXECVE, [path, 0, 0, 0, 0, 0]);
